@@ -1,0 +1,36 @@
+/** GET /tags: the live value of every tag with its quality and age, for `linepilot tags`. */
+import type { FastifyInstance } from "fastify";
+import type { TagConfig } from "../config/schema.js";
+import { qualityOf, statusName } from "../connectors/quality.js";
+
+export interface LiveValues {
+  readonly latestValue: Float64Array;
+  readonly latestTs: Float64Array;
+  readonly latestStatus: Uint32Array;
+}
+
+export function tagsRoute(tags: readonly TagConfig[], live: LiveValues) {
+  return (app: FastifyInstance): void => {
+    app.get("/tags", async () => {
+      const now = Date.now();
+      return {
+        ts: new Date(now).toISOString(),
+        tags: tags.map((t, i) => {
+          const ts = live.latestTs[i]!;
+          const status = live.latestStatus[i]!;
+          const value = live.latestValue[i]!;
+          return {
+            name: t.name,
+            machine: t.machine,
+            unit: t.unit,
+            connection: t.connection,
+            value: ts === 0 || Number.isNaN(value) ? null : value,
+            quality: ts === 0 ? "none" : qualityOf(status),
+            status: ts === 0 ? null : statusName(status),
+            ageMs: ts === 0 ? null : now - ts,
+          };
+        }),
+      };
+    });
+  };
+}

@@ -1,0 +1,33 @@
+/** How CLI commands reach the running daemon: its local HTTP API. */
+import { LinepilotError } from "../common/errors.js";
+import { loadConfigFile } from "../config/load.js";
+
+export interface ApiTarget {
+  api?: string;
+  config?: string;
+}
+
+/** --api wins, then the api section of --config, then $LINEPILOT_API, then the default 127.0.0.1:8001. */
+export function apiBaseUrl(target: ApiTarget, env: NodeJS.ProcessEnv = process.env): string {
+  if (target.api !== undefined) return target.api.replace(/\/$/, "");
+  if (target.config !== undefined) {
+    const cfg = loadConfigFile(target.config, { checkSecrets: false });
+    const host = cfg.api.host === "0.0.0.0" || cfg.api.host === "::" ? "127.0.0.1" : cfg.api.host;
+    return `http://${host.includes(":") ? `[${host}]` : host}:${cfg.api.port}`;
+  }
+  return (env.LINEPILOT_API ?? "http://127.0.0.1:8001").replace(/\/$/, "");
+}
+
+export async function apiGet<T>(base: string, path: string, timeoutMs = 5000): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new LinepilotError("LP_ERR_API", `linepilot is not reachable at ${base} (is the daemon running?): ${(error as Error).cause ?? (error as Error).message}`);
+  }
+  const body = (await response.json().catch(() => ({}))) as T;
+  if (!response.ok && response.status !== 503) {
+    throw new LinepilotError("LP_ERR_API", `${base}${path} answered HTTP ${response.status}: ${JSON.stringify(body)}`);
+  }
+  return body;
+}

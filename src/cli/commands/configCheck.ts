@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import { loadConfigFile } from "../../config/load.js";
+
+export const help = `Validates a line's YAML file without touching any PLC: every error at once, each with
+file:line:column, the key path, what was expected and what was found. Secret references
+(\${env:...}, \${file:...}, \${credential:...}) are checked in the current environment.
+Exit codes: 0 valid, 2 invalid.`;
+
+export function register(program: Command): void {
+  const config = program.commands.find((c) => c.name() === "config") ?? program.command("config").description("configuration tools");
+  config
+    .command("check")
+    .description("validate a configuration file")
+    .argument("<file>", "the line's YAML configuration")
+    .option("--no-secrets", "do not check that secret references resolve here")
+    .addHelpText("after", `\n${help}`)
+    .action((file: string, opts: { secrets: boolean }) => {
+      const cfg = loadConfigFile(file, { checkSecrets: opts.secrets });
+      const l = cfg.line;
+      console.log(
+        `${file}: valid (line ${l.enterprise}/${l.site}/${l.area}/${l.name}: ${cfg.machines.length} machines, ` +
+          `${cfg.connections.length} connections, ${cfg.tags.length} tags; store ${cfg.store.path}; API ${cfg.api.host}:${cfg.api.port})`,
+      );
+    });
+}

@@ -1,0 +1,12 @@
+/**
+ * Every subcommand, one file each with its help text beside it. Adding a command is one file and
+ * one line here.
+ */
+import type { Command } from "commander";
+import * as configCheck from "./configCheck.js";
+import * as demo from "./demo.js";
+import * as run from "./run.js";
+import * as status from "./status.js";
+import * as tags from "./tags.js";
+
+export const COMMANDS: readonly { register(program: Command): void }[] = [run, configCheck, status, tags, demo];

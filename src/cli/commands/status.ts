@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { apiBaseUrl, apiGet } from "../apiClient.js";
+import { formatBytes, formatDuration, table } from "../output.js";
+
+export const help = `Shows whether the daemon runs, its health and each component's figures (connectors:
+connected, samples/s, errors, last error). Reads the local API; needs no privileges.
+Exit codes: 0 healthy, 1 degraded or down, 3 daemon not reachable.`;
+
+interface Health {
+  status: string;
+  state: string;
+  version: string;
+  line: { enterprise: string; site: string; area: string; name: string };
+  pid: number;
+  uptimeS: number;
+  rssBytes: number;
+  components: Record<string, { state: string; details: Record<string, unknown> }>;
+}
+
+export function summarize(name: string, d: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (name === "store") parts.push(`used ${formatBytes(Number(d.usedBytes))}`, `outbox ${d.outboxDepth}`);
+  else if (name === "sampleWriter") parts.push(`accepted ${d.accepted}`, `committed ${d.committed}`, `pending ${d.pending}`, `dropped ${d.dropped}`);
+  else if ("connected" in d) {
+    parts.push(`${d.connected ? "connected" : "NOT connected"} ${d.target}`, `${d.samplesPerSecond} samples/s`, `errors ${d.errors}`);
+    if (d.lastError) parts.push(`last error: ${d.lastError}`);
+  } else if (name === "api") parts.push(`listening ${JSON.stringify(d.address)}`);
+  else if (name === "retention") parts.push(`deleted ${d.deletedTotal} rows`);
+  return parts.join(", ");
+}
+
+export function register(program: Command): void {
+  program
+    .command("status")
+    .description("show the daemon's health")
+    .option("-c, --config <file>", "find the API from this line's configuration")
+    .option("--api <url>", "the daemon's API base URL (default http://127.0.0.1:8001)")
+    .option("--json", "print the raw health document")
+    .addHelpText("after", `\n${help}`)
+    .action(async (opts: { config?: string; api?: string; json?: boolean }) => {
+      const h = await apiGet<Health>(apiBaseUrl(opts), "/health");
+      if (opts.json) console.log(JSON.stringify(h, null, 2));
+      else {
+        const l = h.line;
+        console.log(
+          `linepilot ${h.version} - line ${l.enterprise}/${l.site}/${l.area}/${l.name} - ${h.state} (${h.status}), ` +
+            `up ${formatDuration(h.uptimeS)}, pid ${h.pid}, RSS ${formatBytes(h.rssBytes)}\n`,
+        );
+        const rows = Object.entries(h.components).map(([name, c]) => [name, c.state, summarize(name, c.details)]);
+        console.log(table(["COMPONENT", "STATE", "DETAILS"], rows));
+      }
+      if (h.status !== "ok") process.exitCode = 1;
+    });
+}

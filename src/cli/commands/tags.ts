@@ -1,0 +1,34 @@
+import type { Command } from "commander";
+import { apiBaseUrl, apiGet } from "../apiClient.js";
+import { table } from "../output.js";
+
+export const help = `Lists every tag's live value with its quality (good, uncertain, bad, none), the
+status code behind a bad value and its age. --machine filters by machine id.`;
+
+interface TagsResponse {
+  tags: { name: string; machine: number; unit: string; value: number | null; quality: string; status: string | null; ageMs: number | null }[];
+}
+
+export function register(program: Command): void {
+  program
+    .command("tags")
+    .description("show live tag values with quality and age")
+    .option("-c, --config <file>", "find the API from this line's configuration")
+    .option("--api <url>", "the daemon's API base URL")
+    .option("-m, --machine <id>", "only this machine's tags", (v) => Number.parseInt(v, 10))
+    .option("--json", "print JSON")
+    .addHelpText("after", `\n${help}`)
+    .action(async (opts: { config?: string; api?: string; machine?: number; json?: boolean }) => {
+      const res = await apiGet<TagsResponse>(apiBaseUrl(opts), "/tags");
+      const tags = res.tags.filter((t) => opts.machine === undefined || t.machine === opts.machine);
+      if (opts.json) return console.log(JSON.stringify(tags, null, 2));
+      const rows = tags.map((t) => [
+        t.name,
+        String(t.machine),
+        t.value === null ? "-" : `${Number(t.value.toPrecision(6))} ${t.unit}`.trim(),
+        t.quality === "bad" ? `bad (${t.status})` : t.quality,
+        t.ageMs === null ? "-" : `${(t.ageMs / 1000).toFixed(1)} s`,
+      ]);
+      console.log(table(["TAG", "MACHINE", "VALUE", "QUALITY", "AGE"], rows));
+    });
+}

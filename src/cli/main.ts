@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/** The `linepilot` command. Errors end as one clear line with their code, never a stack trace. */
+import { Command, CommanderError } from "commander";
+import { LinepilotError } from "../common/errors.js";
+import { VERSION } from "../common/version.js";
+import { ConfigError } from "../config/load.js";
+import { COMMANDS } from "./commands/index.js";
+
+export const EXIT = { ok: 0, failure: 1, config: 2, unreachable: 3 } as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command("linepilot")
+    .description("On-premise AI gateway for one factory line")
+    .version(VERSION, "-V, --version")
+    .exitOverride()
+    .showHelpAfterError();
+  for (const command of COMMANDS) command.register(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.config;
+    }
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return EXIT.config;
+    }
+    if (error instanceof LinepilotError) {
+      console.error(`error ${error.code}: ${error.message}`);
+      return error.code === "LP_ERR_API" ? EXIT.unreachable : EXIT.failure;
+    }
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT.failure;
+  }
+}
+
+const code = await main(process.argv);
+// `run` keeps the process alive through its servers; every other command ends here.
+const longRunning = ["run", "demo"].includes(process.argv[2] ?? "");
+if (code !== EXIT.ok || !longRunning) process.exitCode = code;

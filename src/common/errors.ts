@@ -1,0 +1,29 @@
+/**
+ * Errors with stable codes (as fastify's lib/errors.js): the CLI, the logs and the audit log show
+ * the code, tests match on it, and a technician can look it up in the README.
+ */
+export const ERROR_CODES = {
+  LP_ERR_CONFIG: "the configuration file is invalid",
+  LP_ERR_STORE: "the SQLite store could not be opened or migrated",
+  LP_ERR_API: "the local API could not be reached or answered an error",
+  LP_ERR_CONNECTOR: "a field connector failed",
+  LP_ERR_WRITE_VERIFY: "a setpoint write was not confirmed by read-back",
+  LP_ERR_STOP_TIMEOUT: "a component did not stop within its time budget",
+  LP_ERR_USAGE: "the command line is invalid",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class LinepilotError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = "LinepilotError";
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

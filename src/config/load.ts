@@ -1,0 +1,281 @@
+/**
+ * Reads one line's YAML file, migrates older versions in memory (the operator's file is never
+ * rewritten: zigbee2mqtt #13339), validates it against the schema and reports every error at
+ * once with file:line:col, the key path, what was expected and what was found.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
+import { LinepilotError } from "../common/errors.js";
+import { CONFIG_VERSION, type LineConfig, lineConfigSchema, SECRET_REFERENCE } from "./schema.js";
+import { checkSecret } from "./secrets.js";
+
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends LinepilotError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super("LP_ERR_CONFIG", formatProblems(problems));
+    this.problems = problems;
+  }
+}
+
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  const lines = problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.path === "" ? "(top level)" : p.path}: ${p.message}`);
+  return `${problems.length} error${problems.length === 1 ? "" : "s"} in the configuration:\n${lines.join("\n")}`;
+}
+
+/**
+ * Migrations of the config's shape, keyed by the version they upgrade from. Each takes the plain
+ * parsed object and returns the next version's shape. Empty while only version 1 exists.
+ */
+const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {};
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Check that every secret reference can be resolved (true for `run` and `config check`). */
+  checkSecrets?: boolean;
+}
+
+export function loadConfigFile(file: string, options: LoadOptions = {}): LineConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
+    throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `cannot read the configuration: ${reason}` }]);
+  }
+  return parseConfig(text, file, options);
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): LineConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: "", message: `YAML syntax: ${e.message.split("\n")[0]}` })),
+    );
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError([{ file, line: 1, column: 1, path: "", message: "expected a mapping of keys (version, line, machines, ...)" }]);
+  }
+  const migrated = migrate(raw as Record<string, unknown>, file);
+  const result = lineConfigSchema.safeParse(migrated, { reportInput: true });
+  const problems: ConfigProblem[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(...issueToProblems(issue, migrated, doc.contents, file, at));
+  } else if (options.checkSecrets !== false) {
+    for (const { path, ref } of findSecretReferences(result.data)) {
+      const problem = checkSecret(ref, options.env ?? process.env);
+      if (problem !== undefined) problems.push({ file, ...locate(doc.contents, path, at), path: formatPath(path), message: problem });
+    }
+  }
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ConfigError(problems);
+  }
+  const config = result.data as LineConfig;
+  // Relative paths are relative to the config file, so a line's folder can be moved as a whole.
+  const base = dirname(resolve(file));
+  config.store.path = isAbsolute(config.store.path) ? config.store.path : resolve(base, config.store.path);
+  for (const c of config.connections) {
+    if (c.protocol === "opcua" && c.pkiDir !== undefined && !isAbsolute(c.pkiDir)) c.pkiDir = resolve(base, c.pkiDir);
+  }
+  return deepFreeze(config);
+}
+
+function migrate(raw: Record<string, unknown>, file: string): Record<string, unknown> {
+  let current = raw;
+  let version = current.version;
+  while (typeof version === "number" && version < CONFIG_VERSION && MIGRATIONS[version] !== undefined) {
+    current = MIGRATIONS[version]!(current);
+    version = current.version;
+  }
+  if (typeof version === "number" && version > CONFIG_VERSION) {
+    throw new ConfigError([
+      { file, line: 1, column: 1, path: "version", message: `version ${version} was written for a newer linepilot; this one reads up to ${CONFIG_VERSION}` },
+    ]);
+  }
+  return current;
+}
+
+type Position = { line: number; column: number };
+
+function issueToProblems(
+  issue: z.core.$ZodIssue,
+  raw: unknown,
+  root: unknown,
+  file: string,
+  at: (offset: number) => Position,
+): ConfigProblem[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({
+      file,
+      ...locate(root, [...path, key], at, true),
+      path: formatPath([...path, key]),
+      message: `unknown key '${key}' (a typo?); allowed here: ${allowedKeysHint(path, raw)}`,
+    }));
+  }
+  if (issue.code === "invalid_union" && "errors" in issue && issue.errors.length > 0) {
+    // A discriminated union names the discriminator's allowed values; a plain one, its first branch's problems.
+    const first = issue.errors[0] ?? [];
+    if (issue.errors.every((branch) => branch.length > 0) && first.length > 0 && issue.message.includes("discriminator")) {
+      return [{ file, ...locate(root, path, at), path: formatPath(path), message: issue.message }];
+    }
+  }
+  const found = describeFound(issue, root, path);
+  return [{ file, ...locate(root, path, at), path: formatPath(path), message: `${expectation(issue)}${found}` }];
+}
+
+function expectation(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.input === undefined ? `missing; expected ${issue.expected}` : `expected ${issue.expected}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "too_small":
+      return issue.origin === "array" ? `expected at least ${String(issue.minimum)} item(s)` : `expected >= ${String(issue.minimum)}`;
+    case "too_big":
+      return issue.origin === "array" ? `expected at most ${String(issue.maximum)} item(s)` : `expected <= ${String(issue.maximum)}`;
+    case "invalid_format":
+      return `expected ${issue.message.replace(/^Invalid string: /, "")}`;
+    case "not_multiple_of":
+      return `expected a multiple of ${String(issue.divisor)}`;
+    case "invalid_union":
+      return issue.message.startsWith("Invalid input") ? "expected one of the documented forms" : issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function describeFound(issue: z.core.$ZodIssue, root: unknown, path: (string | number)[]): string {
+  if (issue.code === "custom" || issue.code === "unrecognized_keys") return "";
+  if (issue.code === "invalid_type" && issue.input === undefined) return "";
+  const node = getNode(root, path);
+  const value = "input" in issue && issue.input !== undefined ? issue.input : isScalar(node) ? node.value : undefined;
+  if (value === undefined) return "";
+  const shown = typeof value === "object" ? (Array.isArray(value) ? "a list" : "a mapping") : JSON.stringify(value);
+  return `, found ${typeof value === "object" ? "" : `${typeof value} `}${shown}`;
+}
+
+function allowedKeysHint(path: (string | number)[], raw: unknown): string {
+  // zod does not carry the allowed keys in the issue: walk the schema along the path, choosing the
+  // branch of a discriminated union by the discriminator found in the file.
+  const keys = shapeKeysAt(path, raw);
+  return keys.length > 0 ? keys.join(", ") : "see the README's configuration reference";
+}
+
+type SchemaDef = { def?: { type?: string; element?: unknown; shape?: Record<string, unknown>; options?: unknown[] } };
+
+function shapeKeysAt(path: (string | number)[], raw: unknown): string[] {
+  let schema: unknown = lineConfigSchema;
+  let value: unknown = raw;
+  for (const segment of [...path, null]) {
+    schema = pickBranch(unwrap(schema), value);
+    if (segment === null) break;
+    value = value !== null && typeof value === "object" ? (value as Record<string | number, unknown>)[segment] : undefined;
+    const def = (schema as SchemaDef).def;
+    if (typeof segment === "number") {
+      if (def?.type !== "array") return [];
+      schema = def.element;
+    } else {
+      const shape = objectShape(schema);
+      if (shape === undefined || !(segment in shape)) return [];
+      schema = shape[segment];
+    }
+  }
+  const shape = objectShape(schema);
+  return shape === undefined ? [] : Object.keys(shape);
+}
+
+function pickBranch(schema: unknown, value: unknown): unknown {
+  const def = (schema as SchemaDef).def;
+  if (def?.type !== "union" || def.options === undefined) return schema;
+  const record = value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
+  const branch = def.options.find((option) => {
+    const shape = objectShape(unwrap(option));
+    if (shape === undefined) return false;
+    return Object.entries(shape).every(([key, field]) => {
+      const fdef = (field as { def?: { type?: string; values?: unknown[] } }).def;
+      return fdef?.type !== "literal" || fdef.values?.includes(record[key]) === true;
+    });
+  });
+  return branch === undefined ? schema : unwrap(branch);
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema as { def?: { type?: string; innerType?: unknown; in?: unknown } };
+  for (let i = 0; i < 10 && s?.def !== undefined; i++) {
+    const t = s.def.type;
+    if (t === "default" || t === "optional" || t === "nullable" || t === "prefault" || t === "readonly")
+      s = s.def.innerType as typeof s;
+    else if (t === "pipe") s = s.def.in as typeof s;
+    else break;
+  }
+  return s;
+}
+
+function objectShape(schema: unknown): Record<string, unknown> | undefined {
+  const def = (schema as { def?: { type?: string; shape?: Record<string, unknown> } }).def;
+  return def?.type === "object" ? def.shape : undefined;
+}
+
+function getNode(root: unknown, path: readonly (string | number)[]): unknown {
+  let node: unknown = root;
+  for (const segment of path) {
+    if (!isNode(node)) return undefined;
+    const collection = node as Node & { get?: (key: unknown, keepScalar: boolean) => unknown };
+    if (typeof collection.get !== "function") return undefined;
+    node = collection.get(segment, true);
+  }
+  return node;
+}
+
+/** The position of the deepest node on `path` that exists (or of the key itself, for unknown keys). */
+function locate(root: unknown, path: readonly (string | number)[], at: (offset: number) => Position, keyItself = false): Position {
+  if (keyItself && path.length > 0) {
+    const parent = getNode(root, path.slice(0, -1));
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === path[path.length - 1]);
+      if (pair !== undefined && isScalar(pair.key) && pair.key.range) return at(pair.key.range[0]);
+    }
+  }
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = getNode(root, path.slice(0, depth));
+    if (isNode(node) && node.range) return at(node.range[0]);
+  }
+  return { line: 1, column: 1 };
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+function findSecretReferences(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; ref: string }[] {
+  if (typeof value === "string") return SECRET_REFERENCE.test(value) ? [{ path, ref: value }] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => findSecretReferences(v, [...path, i]));
+  if (value !== null && typeof value === "object")
+    return Object.entries(value).flatMap(([k, v]) => findSecretReferences(v, [...path, k]));
+  return [];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,295 @@
+/**
+ * The one configuration schema of a line. It is the single source of the config's TypeScript
+ * types (`LineConfig` below), its defaults, each key's documentation (`.describe`) and its
+ * error messages. `linepilot config check` and the daemon both validate with it.
+ */
+import { z } from "zod";
+
+/** The newest config file version this build reads. Older versions are migrated in memory by load.ts. */
+export const CONFIG_VERSION = 1;
+
+/**
+ * MQTT topic levels and Sparkplug ids may not contain `+ # /` or spaces (FIELD-NOTES, UNS rules), and
+ * the same names become file and SQLite names: keep them to a safe set.
+ */
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    error: "a name of letters, digits, '_', '.' or '-' (no spaces, no '/', '+', '#'), at most 64 characters",
+  });
+
+/**
+ * Secrets are never written inline in the YAML: a reference to an environment variable, a file
+ * (root-only key file) or a systemd credential (LoadCredential=, read from $CREDENTIALS_DIRECTORY).
+ */
+export const SECRET_REFERENCE = /^\$\{(env|file|credential):([^}]+)\}$/;
+const secretRef = z
+  .string()
+  .regex(SECRET_REFERENCE, {
+    error: "a secret reference such as ${env:NAME}, ${file:/path} or ${credential:NAME}; secrets are never inline",
+  })
+  .describe("A secret reference: ${env:NAME}, ${file:/absolute/path} or ${credential:NAME}");
+
+const durationMs = (min: number, max: number) => z.int().min(min).max(max);
+
+const lineIdentity = z
+  .strictObject({
+    enterprise: identifier.describe("Enterprise level of the ISA-95 hierarchy (first MQTT topic level)"),
+    site: identifier.describe("Site (plant) name"),
+    area: identifier.describe("Area within the site"),
+    name: identifier.describe("The line's name; also the systemd instance name linepilot@<name>"),
+    description: z.string().max(200).optional(),
+  })
+  .describe("Who this gateway is: used for MQTT topics, the audit log and the status view");
+
+const machine = z.strictObject({
+  id: z.int().min(1).max(1_000_000).describe("Numeric machine id, as the plant's maintenance system knows it"),
+  name: z.string().min(1).max(100).describe("Human name, shown in the CLI and alerts"),
+  kind: z.string().max(50).optional().describe("Machine type, e.g. press, extruder, conveyor"),
+});
+
+// ---- Field connections (OPC UA and Modbus) ----
+
+const backoff = z
+  .strictObject({
+    initialMs: durationMs(10, 60_000).default(1_000),
+    maxMs: durationMs(100, 600_000).default(20_000),
+    jitter: z.number().min(0).max(1).default(0.1),
+  })
+  .describe("Reconnect backoff: exponential from initialMs to maxMs, with +/- jitter, retrying forever");
+
+const opcuaConnection = z.strictObject({
+  id: identifier,
+  protocol: z.literal("opcua"),
+  endpoint: z.string().regex(/^opc\.tcp:\/\/[^\s]+$/, { error: "an endpoint URL such as opc.tcp://10.0.0.5:4840" }),
+  securityMode: z.enum(["None", "Sign", "SignAndEncrypt"]).default("None"),
+  securityPolicy: z
+    .enum(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"])
+    .default("None"),
+  auth: z
+    .discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("anonymous") }),
+      z.strictObject({ type: z.literal("username"), username: z.string().min(1), password: secretRef }),
+      z.strictObject({ type: z.literal("certificate"), certificateFile: z.string().min(1), privateKey: secretRef }),
+    ])
+    .default({ type: "anonymous" }),
+  pkiDir: z.string().optional().describe("PKI folder (own certificate, trusted/, rejected/); default <store dir>/pki"),
+  requestTimeoutMs: durationMs(100, 120_000).default(10_000),
+  sessionTimeoutMs: durationMs(1_000, 3_600_000).default(60_000),
+  publishingIntervalMs: durationMs(10, 60_000).default(1_000),
+  backoff: backoff.default({ initialMs: 1_000, maxMs: 20_000, jitter: 0.1 }),
+});
+
+const serialSettings = {
+  baudRate: z.int().min(300).max(921_600).default(19_200),
+  parity: z.enum(["none", "even", "odd"]).default("even"),
+  dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+};
+
+const modbusCommon = {
+  id: identifier,
+  timeoutMs: durationMs(10, 60_000).default(1_000).describe("Per-request timeout; a dead unit costs only this"),
+  interRequestDelayMs: durationMs(0, 10_000).default(0),
+  deadUnitBackoffMs: durationMs(100, 600_000).default(10_000).describe("How long a unit that timed out is skipped"),
+  maxRegistersPerRead: z.int().min(1).max(125).default(125),
+  maxGapRegisters: z.int().min(0).max(100).default(8).describe("Read across a hole of at most this many registers"),
+  backoff: backoff.default({ initialMs: 1_000, maxMs: 20_000, jitter: 0.1 }),
+};
+
+const modbusTcpConnection = z.strictObject({
+  ...modbusCommon,
+  protocol: z.literal("modbus-tcp"),
+  host: z.string().min(1),
+  port: z.int().min(1).max(65_535).default(502),
+});
+
+const modbusRtuConnection = z.strictObject({
+  ...modbusCommon,
+  protocol: z.literal("modbus-rtu"),
+  path: z.string().min(1).describe("Serial device, e.g. /dev/ttyUSB0"),
+  ...serialSettings,
+});
+
+const connection = z.discriminatedUnion("protocol", [opcuaConnection, modbusTcpConnection, modbusRtuConnection]);
+
+// ---- Tags ----
+
+export const MODBUS_DATA_TYPES = ["bool", "int16", "uint16", "int32", "uint32", "float32", "float64"] as const;
+
+const modbusAddress = z.strictObject({
+  unitId: z.int().min(0).max(255).default(1),
+  area: z.enum(["holding", "input", "coil", "discrete"]),
+  address: z.int().min(0).max(65_535).describe("Zero-based register or coil address"),
+  dataType: z.enum(MODBUS_DATA_TYPES).default("uint16"),
+  wordOrder: z.enum(["big", "little"]).default("big").describe("Order of 16-bit words in 32/64-bit values"),
+  byteOrder: z.enum(["big", "little"]).default("big").describe("Order of bytes within each 16-bit word"),
+  bit: z.int().min(0).max(15).optional().describe("For dataType bool on a register: the bit to read"),
+});
+
+const machineEvents = z
+  .discriminatedUnion("type", [
+    z.strictObject({
+      type: z.literal("enum"),
+      states: z
+        .record(z.string().regex(/^-?\d+$/, { error: "an integer state value" }), z.enum(["start", "stop", "alarm", "fault", "idle", "running"]))
+        .describe("Value of the state tag -> the machine event it means, e.g. {1: running, 3: fault}"),
+    }),
+    z.strictObject({
+      type: z.literal("bits"),
+      bits: z
+        .record(z.string().regex(/^([0-9]|[12][0-9]|3[01])$/, { error: "a bit number 0-31" }), z.string().min(1))
+        .describe("Bit number -> alarm text; a rising bit raises an alarm event, a falling bit clears it"),
+      kind: z.enum(["alarm", "fault"]).default("alarm"),
+    }),
+  ])
+  .describe("Derive machine_events from this tag's value (state enumerations or alarm bit masks)");
+
+const tag = z.strictObject({
+  name: identifier.describe("Unique tag name in the line, e.g. press7.motor_temperature"),
+  machine: z.int().min(1).describe("The id of the machine the tag belongs to"),
+  unit: z.string().max(20).default("").describe("Engineering unit, e.g. degC, mm/s, A"),
+  connection: identifier.describe("The id of the connection that reads this tag"),
+  nodeId: z.string().min(1).optional().describe("OPC UA node id, e.g. ns=2;s=Press7.MotorTemp"),
+  modbus: modbusAddress.optional(),
+  intervalMs: durationMs(10, 3_600_000).default(1_000).describe("Sampling (OPC UA) or polling (Modbus) interval"),
+  queueSize: z.int().min(1).max(10_000).default(10).describe("OPC UA monitored item queue size"),
+  deadband: z.number().min(0).default(0).describe("Absolute change below which a value is not stored again"),
+  scale: z.number().default(1).describe("value = raw * scale + offset"),
+  offset: z.number().default(0),
+  writable: z.boolean().default(false).describe("Whether setpoint writes are allowed on this tag"),
+  min: z.number().optional().describe("Absolute minimum for writes (safety envelope)"),
+  max: z.number().optional().describe("Absolute maximum for writes (safety envelope)"),
+  events: machineEvents.optional(),
+});
+
+// ---- Store, API, logging, daemon ----
+
+const store = z.strictObject({
+  path: z.string().min(1).describe("SQLite file; its folder also holds the PKI and model files by default"),
+  batchSize: z.int().min(1).max(100_000).default(1_000).describe("Samples per insert transaction"),
+  flushIntervalMs: durationMs(10, 60_000).default(1_000).describe("Longest a sample waits before its batch is committed"),
+  synchronous: z
+    .enum(["NORMAL", "FULL"])
+    .default("FULL")
+    .describe("SQLite synchronous mode: FULL survives power loss, NORMAL survives a process kill only"),
+  retention: z
+    .strictObject({
+      maxAgeDays: z.number().min(0.01).max(3650).default(90),
+      maxSizeMb: z.number().min(1).max(1_000_000).default(2_048),
+      checkIntervalMs: durationMs(1_000, 86_400_000).default(60_000),
+      deleteChunkRows: z.int().min(100).max(1_000_000).default(20_000),
+    })
+    .default({ maxAgeDays: 90, maxSizeMb: 2_048, checkIntervalMs: 60_000, deleteChunkRows: 20_000 })
+    .describe("Telemetry retention; alerts, audit records and unsynced outbox messages are never deleted"),
+});
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+const api = z
+  .strictObject({
+    host: z.string().default("127.0.0.1").describe("Bind address; anything but loopback needs a token"),
+    port: z.int().min(0).max(65_535).default(8_001),
+    token: secretRef.optional().describe("Bearer token required for changes and for any non-loopback bind"),
+  })
+  .refine((a) => LOOPBACK.test(a.host) || a.token !== undefined, {
+    error: "a token (api.token) is required when the API listens on a non-loopback address",
+    path: ["token"],
+  });
+
+const logging = z.strictObject({
+  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+});
+
+const daemon = z.strictObject({
+  stopTimeoutMs: durationMs(100, 120_000)
+    .default(10_000)
+    .describe("Time budget for a clean stop; systemd's TimeoutStopSec should be larger"),
+  componentStopTimeoutMs: durationMs(50, 60_000).default(5_000),
+});
+
+export const lineConfigSchema = z
+  .strictObject({
+    version: z.literal(CONFIG_VERSION, { error: `the config file version, ${CONFIG_VERSION}` }),
+    line: lineIdentity,
+    machines: z.array(machine).min(1).describe("The machines of the line"),
+    connections: z.array(connection).default([]).describe("PLCs and sensor gateways: OPC UA servers, Modbus TCP/RTU"),
+    tags: z.array(tag).default([]).describe("Every value read from the line"),
+    store,
+    api: api.default({ host: "127.0.0.1", port: 8_001 }),
+    logging: logging.default({ level: "info" }),
+    daemon: daemon.default({ stopTimeoutMs: 10_000, componentStopTimeoutMs: 5_000 }),
+  })
+  // `when: always`: cross-reference mistakes are reported together with the shape mistakes, so the
+  // refinement reads the input defensively (a field may still be missing or of the wrong type).
+  .superRefine((cfg, ctx) => checkCrossReferences(cfg as unknown as RawConfig, ctx), { when: () => true });
+
+type RawConfig = {
+  machines?: unknown;
+  connections?: unknown;
+  tags?: unknown;
+};
+type Issue = { code: "custom"; path: (string | number)[]; message: string };
+
+function list(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? value.filter((v): v is Record<string, unknown> => v !== null && typeof v === "object") : [];
+}
+
+function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): void }): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const unique = (items: Record<string, unknown>[], where: string) => {
+    const seen = new Set<unknown>();
+    items.forEach((item, i) => {
+      if (seen.has(item.id)) issue([where, i, "id"], `duplicate id ${String(item.id)}`);
+      seen.add(item.id);
+    });
+  };
+  const machineList = list(cfg.machines);
+  const connectionList = list(cfg.connections);
+  unique(machineList, "machines");
+  unique(connectionList, "connections");
+  const machines = new Set(machineList.map((m) => m.id));
+  const connections = new Map(connectionList.map((c) => [c.id, c.protocol]));
+  const tagNames = new Set<unknown>();
+  list(cfg.tags).forEach((t, i) => {
+    if (tagNames.has(t.name)) issue(["tags", i, "name"], `duplicate tag name ${String(t.name)}`);
+    tagNames.add(t.name);
+    if (typeof t.machine === "number" && !machines.has(t.machine))
+      issue(["tags", i, "machine"], `machine ${t.machine} is not defined under machines`);
+    const modbus = t.modbus as { area?: unknown; dataType?: unknown; bit?: unknown } | undefined;
+    if (typeof t.connection === "string") {
+      const protocol = connections.get(t.connection);
+      if (protocol === undefined) {
+        issue(["tags", i, "connection"], `connection '${t.connection}' is not defined under connections`);
+      } else if (protocol === "opcua") {
+        if (t.nodeId === undefined) issue(["tags", i], "an OPC UA tag needs nodeId");
+        if (modbus !== undefined) issue(["tags", i, "modbus"], `connection '${t.connection}' is OPC UA, not Modbus`);
+      } else {
+        if (modbus === undefined) issue(["tags", i], "a Modbus tag needs a modbus: {area, address, dataType} block");
+        if (t.nodeId !== undefined) issue(["tags", i, "nodeId"], `connection '${t.connection}' is Modbus, not OPC UA`);
+      }
+    }
+    if (modbus !== undefined && modbus !== null) {
+      if (modbus.bit !== undefined && (modbus.dataType !== "bool" || (modbus.area !== "holding" && modbus.area !== "input")))
+        issue(["tags", i, "modbus", "bit"], "bit applies to a bool read from a holding or input register");
+      if (t.writable === true && (modbus.area === "input" || modbus.area === "discrete"))
+        issue(["tags", i, "writable"], `a Modbus ${String(modbus.area)} is read-only`);
+    }
+    if (typeof t.min === "number" && typeof t.max === "number" && t.min > t.max)
+      issue(["tags", i, "min"], `min ${t.min} is above max ${t.max}`);
+    if (t.writable === true && (typeof t.min !== "number" || typeof t.max !== "number"))
+      issue(["tags", i, "writable"], "a writable tag needs absolute min and max limits (safety envelope)");
+  });
+}
+
+/** The validated configuration of one line, as every component receives it (frozen). */
+export type LineConfig = z.output<typeof lineConfigSchema>;
+export type MachineConfig = LineConfig["machines"][number];
+export type TagConfig = LineConfig["tags"][number];
+export type ConnectionConfig = LineConfig["connections"][number];
+export type OpcuaConnectionConfig = Extract<ConnectionConfig, { protocol: "opcua" }>;
+export type ModbusConnectionConfig = Extract<ConnectionConfig, { protocol: "modbus-tcp" | "modbus-rtu" }>;
+export type ModbusAddress = z.output<typeof modbusAddress>;
+export type ModbusDataType = (typeof MODBUS_DATA_TYPES)[number];
+export type StoreConfig = LineConfig["store"];
+export type ApiConfig = LineConfig["api"];

@@ -1,0 +1,61 @@
+/**
+ * The one interface every field protocol implements (STYLE.md section 2). Samples go into the
+ * store's SampleWriter; writes are typed, then read back and compared.
+ */
+import type { Component } from "../daemon/component.js";
+
+export interface WriteResult {
+  tag: string;
+  requested: number;
+  /** The value the PLC holds after the write, read back and scaled. */
+  readBack: number;
+  ok: boolean;
+}
+
+export interface Connector extends Component {
+  readonly protocol: "opcua" | "modbus-tcp" | "modbus-rtu";
+  readonly connected: boolean;
+  /**
+   * Writes a setpoint (engineering units) and reads it back. Rejects with LP_ERR_WRITE_VERIFY when
+   * the read-back differs. Only the safety envelope calls this in the daemon.
+   */
+  write(tag: string, value: number): Promise<WriteResult>;
+}
+
+/** Counts and rates every connector reports the same way, for /health and `linepilot status`. */
+export class ConnectorStats {
+  samples = 0;
+  errors = 0;
+  lastError: string | null = null;
+  lastErrorAt: number | null = null;
+  samplesPerSecond = 0;
+  #windowStart = Date.now();
+  #windowSamples = 0;
+
+  error(message: string): void {
+    this.errors++;
+    this.lastError = message;
+    this.lastErrorAt = Date.now();
+  }
+
+  /** Samples/s over the last completed window of at least one second. */
+  rate(now = Date.now()): number {
+    const elapsed = now - this.#windowStart;
+    if (elapsed >= 1000) {
+      this.samplesPerSecond = Math.round(((this.samples - this.#windowSamples) * 1000 * 10) / elapsed) / 10;
+      this.#windowStart = now;
+      this.#windowSamples = this.samples;
+    }
+    return this.samplesPerSecond;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      samples: this.samples,
+      samplesPerSecond: this.rate(),
+      errors: this.errors,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt === null ? null : new Date(this.lastErrorAt).toISOString(),
+    };
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Derives machine_events (start, stop, alarm, fault, ...) from state and alarm tags, as the YAML
+ * defines them: an enumeration maps a state value to an event; a bit mask raises an event per
+ * rising bit and a `_cleared` event per falling bit. Only good-quality values count: a read error
+ * is not a machine stopping.
+ */
+import { errorMessage } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { TagConfig } from "../config/schema.js";
+import type { SampleWriter } from "../store/sampleWriter.js";
+import type { Store } from "../store/store.js";
+import { qualityOf } from "./quality.js";
+
+type Rule =
+  | { type: "enum"; tag: TagConfig; states: Map<number, string> }
+  | { type: "bits"; tag: TagConfig; bits: [number, string][]; kind: string };
+
+export class MachineEventDeriver {
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #rules = new Map<number, Rule>();
+  readonly #previous = new Map<number, number>();
+  derived = 0;
+
+  constructor(store: Store, writer: SampleWriter, tags: readonly TagConfig[], log: Logger) {
+    this.#store = store;
+    this.#log = log;
+    for (const tag of tags) {
+      if (tag.events === undefined) continue;
+      const index = writer.tagIndex(tag.name);
+      if (tag.events.type === "enum") {
+        this.#rules.set(index, { type: "enum", tag, states: new Map(Object.entries(tag.events.states).map(([k, v]) => [Number(k), v])) });
+      } else {
+        const bits = Object.entries(tag.events.bits).map(([k, v]) => [Number(k), v] as [number, string]);
+        this.#rules.set(index, { type: "bits", tag, bits, kind: tag.events.kind });
+      }
+    }
+    if (this.#rules.size > 0) writer.onSample((i, ts, v, s) => this.#onSample(i, ts, v, s));
+  }
+
+  #onSample(tagIndex: number, ts: number, value: number, status: number): void {
+    const rule = this.#rules.get(tagIndex);
+    if (rule === undefined || qualityOf(status) !== "good" || Number.isNaN(value)) return;
+    const before = this.#previous.get(tagIndex);
+    this.#previous.set(tagIndex, value);
+    if (before === value) return;
+    const machineId = rule.tag.machine;
+    try {
+      if (rule.type === "enum") {
+        const kind = rule.states.get(Math.round(value));
+        if (kind !== undefined && (before === undefined || rule.states.get(Math.round(before)) !== kind)) {
+          this.#insert({ machineId, ts, kind, tag: rule.tag.name, code: Math.round(value), message: `${rule.tag.name} = ${value}` });
+        }
+      } else {
+        const now = Math.round(value) >>> 0;
+        const was = before === undefined ? 0 : Math.round(before) >>> 0;
+        for (const [bit, text] of rule.bits) {
+          const on = (now >>> bit) & 1;
+          const prev = (was >>> bit) & 1;
+          if (on !== prev) this.#insert({ machineId, ts, kind: on ? rule.kind : `${rule.kind}_cleared`, tag: rule.tag.name, code: bit, message: text });
+        }
+      }
+    } catch (error) {
+      this.#log.error({ err: errorMessage(error), tag: rule.tag.name }, "machine event could not be stored");
+    }
+  }
+
+  #insert(event: Parameters<Store["insertMachineEvent"]>[0]): void {
+    this.#store.insertMachineEvent(event);
+    this.derived++;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Poll planning: tags of the same unit, area and interval are coalesced into as few reads as the
+ * protocol allows (125 registers or 2000 coils per request), reading across small holes rather
+ * than issuing another request (FIELD-NOTES 7: an un-coalesced bus overloads).
+ */
+import type { TagConfig } from "../../config/schema.js";
+import { registerCount } from "./codec.js";
+
+/** Modbus application protocol limits per read request. */
+const MAX_BITS_PER_READ = 2000;
+
+export interface ReadItem {
+  tag: TagConfig;
+  /** Index of the tag in the SampleWriter. */
+  index: number;
+  /** Offset of the value in the block, in registers (or bits for coils and discrete inputs). */
+  offset: number;
+}
+
+export interface ReadBlock {
+  unitId: number;
+  area: "holding" | "input" | "coil" | "discrete";
+  start: number;
+  count: number;
+  intervalMs: number;
+  items: ReadItem[];
+  /** When the block is next due (ms since epoch); owned by the poll loop. */
+  due: number;
+}
+
+export function planReads(
+  tags: readonly { tag: TagConfig; index: number }[],
+  maxRegistersPerRead: number,
+  maxGapRegisters: number,
+): ReadBlock[] {
+  const groups = new Map<string, { tag: TagConfig; index: number }[]>();
+  for (const t of tags) {
+    const m = t.tag.modbus;
+    if (m === undefined) continue;
+    const key = `${m.unitId}/${m.area}/${t.tag.intervalMs}`;
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = []));
+    group.push(t);
+  }
+  const blocks: ReadBlock[] = [];
+  for (const group of groups.values()) {
+    group.sort((a, b) => a.tag.modbus!.address - b.tag.modbus!.address);
+    const first = group[0]!.tag;
+    const area = first.modbus!.area;
+    const isBits = area === "coil" || area === "discrete";
+    const limit = isBits ? MAX_BITS_PER_READ : maxRegistersPerRead;
+    let block: ReadBlock | undefined;
+    for (const t of group) {
+      const m = t.tag.modbus!;
+      const width = isBits ? 1 : registerCount(m.dataType);
+      const end = m.address + width;
+      if (block !== undefined) {
+        const blockEnd = block.start + block.count;
+        const gap = m.address - blockEnd;
+        const newCount = Math.max(blockEnd, end) - block.start;
+        if (gap <= maxGapRegisters && newCount <= limit) {
+          block.count = newCount;
+          block.items.push({ tag: t.tag, index: t.index, offset: m.address - block.start });
+          continue;
+        }
+      }
+      block = { unitId: m.unitId, area, start: m.address, count: width, intervalMs: t.tag.intervalMs, items: [], due: 0 };
+      block.items.push({ tag: t.tag, index: t.index, offset: 0 });
+      blocks.push(block);
+    }
+  }
+  return blocks;
+}

@@ -1,0 +1,136 @@
+/**
+ * The one place that wires the components of a line together. Components start in dependency
+ * order (store, sample writer, retention, connectors, API) and stop in reverse, each inside its own
+ * try/catch and time budget, so one that hangs cannot keep the others from flushing.
+ */
+import { ApiServer, type RouteRegistrar } from "../api/server.js";
+import { tagsRoute } from "../api/tagsRoute.js";
+import { errorMessage, LinepilotError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { VERSION } from "../common/version.js";
+import type { LineConfig } from "../config/schema.js";
+import { createConnectors } from "../connectors/factory.js";
+import { Retention } from "../store/retention.js";
+import { SampleWriter } from "../store/sampleWriter.js";
+import { Store } from "../store/store.js";
+import type { Component, ComponentHealth } from "./component.js";
+import { SystemdNotifier } from "./notify.js";
+
+export type DaemonState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
+
+export class Daemon {
+  readonly #config: LineConfig;
+  readonly #log: Logger;
+  readonly #notifier: SystemdNotifier;
+  readonly #started: Component[] = [];
+  readonly #startedAt = Date.now();
+  #state: DaemonState = "created";
+  #stopping: Promise<void> | undefined;
+  store: Store | undefined;
+  writer: SampleWriter | undefined;
+  api: ApiServer | undefined;
+  connectors: Component[] = [];
+
+  constructor(config: LineConfig, log: Logger, notifier?: SystemdNotifier) {
+    this.#config = config;
+    this.#log = log;
+    this.#notifier = notifier ?? new SystemdNotifier(log.child({ component: "systemd" }));
+  }
+
+  get state(): DaemonState {
+    return this.#state;
+  }
+
+  async #startComponent<T extends Component>(component: T): Promise<T> {
+    this.#notifier.status(`starting ${component.name}`);
+    await component.start();
+    this.#started.push(component);
+    return component;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "created") throw new Error(`daemon cannot start from state ${this.#state}`);
+    this.#state = "starting";
+    const cfg = this.#config;
+    const child = (component: string) => this.#log.child({ component });
+    try {
+      const store = await this.#startComponent(new Store(cfg.store, child("store")));
+      this.store = store;
+      const rows = store.syncTags(cfg.tags);
+      const tagStates = cfg.tags.map((t) => {
+        const row = rows.get(t.name)!;
+        return { id: row.id, name: t.name, machineId: t.machine, deadband: t.deadband };
+      });
+      this.writer = await this.#startComponent(new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")));
+      await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
+      for (const connector of createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
+        this.connectors.push(await this.#startComponent(connector));
+      }
+      const routes: RouteRegistrar[] = [tagsRoute(cfg.tags, this.writer)];
+      this.api = await this.#startComponent(new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")));
+    } catch (error) {
+      this.#state = "failed";
+      this.#log.fatal({ err: errorMessage(error), code: (error as LinepilotError).code }, "daemon failed to start");
+      await this.#stopAll();
+      throw error;
+    }
+    this.#state = "running";
+    const summary = `running: line ${cfg.line.name}, ${cfg.tags.length} tags, ${cfg.connections.length} connections`;
+    this.#notifier.ready(summary);
+    this.#log.info({ version: VERSION, line: cfg.line.name, watchdogMs: this.#notifier.watchdogIntervalMs }, "linepilot running");
+  }
+
+  /** Stops every started component in reverse order. Safe to call more than once (one SIGTERM guard). */
+  stop(reason = "stop requested"): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#state = "stopping";
+      this.#notifier.stopping(reason);
+      this.#log.info({ reason }, "linepilot stopping");
+      await this.#stopAll();
+      this.#state = "stopped";
+      this.#notifier.close();
+      this.#log.info("linepilot stopped");
+    })();
+    return this.#stopping;
+  }
+
+  async #stopAll(): Promise<void> {
+    const budgetMs = this.#config.daemon.componentStopTimeoutMs;
+    while (this.#started.length > 0) {
+      const component = this.#started.pop()!;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          component.stop(),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new LinepilotError("LP_ERR_STOP_TIMEOUT", `${component.name} did not stop within ${budgetMs} ms`)),
+              budgetMs,
+            );
+          }),
+        ]);
+      } catch (error) {
+        this.#log.error({ component: component.name, err: errorMessage(error) }, "component failed to stop cleanly");
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  health(): { status: "ok" | "degraded" | "down"; [key: string]: unknown } {
+    const components: Record<string, ComponentHealth> = {};
+    for (const c of this.#started) components[c.name] = c.health();
+    const states = Object.values(components).map((c) => c.state);
+    const status = this.#state !== "running" ? "down" : states.every((s) => s === "ok") ? "ok" : "degraded";
+    return {
+      status,
+      state: this.#state,
+      version: VERSION,
+      line: this.#config.line,
+      pid: process.pid,
+      uptimeS: Math.round((Date.now() - this.#startedAt) / 1000),
+      rssBytes: process.memoryUsage().rss,
+      components,
+    };
+  }
+}

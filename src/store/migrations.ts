@@ -1,0 +1,156 @@
+/**
+ * Versioned schema of the store. The version lives in SQLite's `PRAGMA user_version`; each
+ * migration runs in its own transaction, so a crash mid-upgrade leaves the previous version intact.
+ * Never edit a released migration: add the next one.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "initial schema: telemetry, events, maintenance, goals, alerts, predictions, models, audit, outbox",
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      -- Tag names are stored once; sensor_data refers to them by integer id to keep rows small.
+      CREATE TABLE tags (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        machine_id INTEGER NOT NULL,
+        unit TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL
+      );
+
+      -- status is an OPC UA StatusCode (0 = Good; top two bits 01 = Uncertain, 10 = Bad), also for
+      -- Modbus, so a bad reading is kept as bad rather than dropped. value is NULL when none was read.
+      CREATE TABLE sensor_data (
+        id INTEGER PRIMARY KEY,
+        tag_id INTEGER NOT NULL REFERENCES tags(id),
+        ts INTEGER NOT NULL,
+        value REAL,
+        status INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX sensor_data_tag_ts ON sensor_data(tag_id, ts);
+
+      CREATE TABLE machine_events (
+        id INTEGER PRIMARY KEY,
+        machine_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        tag TEXT,
+        code INTEGER,
+        message TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX machine_events_machine_ts ON machine_events(machine_id, ts);
+
+      CREATE TABLE maintenance_records (
+        id INTEGER PRIMARY KEY,
+        machine_id INTEGER NOT NULL,
+        work_order TEXT,
+        started_at INTEGER NOT NULL,
+        completed_at INTEGER NOT NULL,
+        downtime_min REAL NOT NULL DEFAULT 0,
+        failure INTEGER NOT NULL DEFAULT 0,
+        parts TEXT NOT NULL DEFAULT '[]',
+        technician TEXT,
+        notes TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT 'cli',
+        created_at INTEGER NOT NULL,
+        CHECK (completed_at >= started_at)
+      );
+      CREATE INDEX maintenance_records_machine ON maintenance_records(machine_id, completed_at);
+
+      CREATE TABLE production_goals (
+        id INTEGER PRIMARY KEY,
+        target_pieces INTEGER NOT NULL CHECK (target_pieces > 0),
+        quality TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'met', 'missed', 'cancelled')),
+        created_by TEXT,
+        created_at INTEGER NOT NULL,
+        CHECK (due_at > starts_at)
+      );
+
+      CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        machine_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH', 'SAFETY')),
+        state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'cleared')),
+        opened_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        cleared_at INTEGER,
+        acknowledged_by TEXT,
+        acknowledged_at INTEGER,
+        details TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX alerts_state ON alerts(state, machine_id);
+
+      CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        machine_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        model_id INTEGER,
+        risk_level TEXT NOT NULL CHECK (risk_level IN ('LOW', 'MEDIUM', 'HIGH')),
+        failure_probability REAL NOT NULL,
+        confidence REAL,
+        recommended_action TEXT,
+        reasons TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX predictions_machine_ts ON predictions(machine_id, ts);
+
+      CREATE TABLE ai_models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        type TEXT NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        metrics TEXT NOT NULL DEFAULT '{}',
+        trained_at INTEGER,
+        deployed_at INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('candidate', 'active', 'fallback', 'deprecated', 'rejected')),
+        created_at INTEGER NOT NULL,
+        UNIQUE (name, version)
+      );
+      -- Exactly one active model per name, enforced by the database and not only by code.
+      CREATE UNIQUE INDEX ai_models_one_active ON ai_models(name) WHERE status = 'active';
+
+      CREATE TABLE ai_decisions_audit (
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        machine_id INTEGER,
+        tag TEXT,
+        model_id INTEGER,
+        decision TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '{}'
+      );
+      -- The audit log is evidence: append-only, enforced below the application.
+      CREATE TRIGGER ai_decisions_audit_no_update BEFORE UPDATE ON ai_decisions_audit
+        BEGIN SELECT RAISE(ABORT, 'ai_decisions_audit is append-only'); END;
+      CREATE TRIGGER ai_decisions_audit_no_delete BEFORE DELETE ON ai_decisions_audit
+        BEGIN SELECT RAISE(ABORT, 'ai_decisions_audit is append-only'); END;
+
+      -- Store-and-forward queue to the plant. AUTOINCREMENT: ids never reused, so order is strict.
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL UNIQUE,
+        class TEXT NOT NULL CHECK (class IN ('telemetry', 'status', 'metrics', 'prediction', 'alert', 'audit', 'work_order', 'reply')),
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

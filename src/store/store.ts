@@ -1,0 +1,208 @@
+/**
+ * The SQLite store of one line (better-sqlite3, WAL). Owns the database handle: other components
+ * use the typed methods here (and the SampleWriter for telemetry), never raw SQL on the handle.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { errorMessage, LinepilotError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { Component, ComponentHealth } from "../daemon/component.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
+
+export type Db = Database.Database;
+
+export interface StoreOptions {
+  path: string;
+  synchronous: "NORMAL" | "FULL";
+}
+
+export interface TagRow {
+  id: number;
+  name: string;
+  machineId: number;
+  unit: string;
+}
+
+export type OutboxClass = "telemetry" | "status" | "metrics" | "prediction" | "alert" | "audit" | "work_order" | "reply";
+
+export interface AuditDecision {
+  kind: string;
+  actor: string;
+  decision: string;
+  reason?: string;
+  machineId?: number;
+  tag?: string;
+  modelId?: number;
+  details?: Record<string, unknown>;
+}
+
+export interface MachineEvent {
+  machineId: number;
+  ts: number;
+  kind: string;
+  tag?: string;
+  code?: number;
+  message?: string;
+}
+
+export class Store implements Component {
+  readonly name = "store";
+  #db: Db | undefined;
+  readonly #options: StoreOptions;
+  readonly #log: Logger;
+
+  constructor(options: StoreOptions, log: Logger) {
+    this.#options = options;
+    this.#log = log;
+  }
+
+  get db(): Db {
+    if (this.#db === undefined) throw new LinepilotError("LP_ERR_STORE", "the store is not open");
+    return this.#db;
+  }
+
+  async start(): Promise<void> {
+    this.open();
+  }
+
+  /** Synchronous open, for CLI commands that read the store without a daemon. */
+  open(): void {
+    if (this.#db !== undefined) return;
+    try {
+      mkdirSync(dirname(this.#options.path), { recursive: true });
+      const db = new Database(this.#options.path);
+      // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets retention give
+      // freed pages back to the file system without a full VACUUM that would block ingestion.
+      if ((db.pragma("user_version", { simple: true }) as number) === 0) db.pragma("auto_vacuum = INCREMENTAL");
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${this.#options.synchronous}`);
+      db.pragma("busy_timeout = 5000");
+      db.pragma("foreign_keys = ON");
+      this.#db = db;
+      this.#migrate(db);
+    } catch (error) {
+      this.#db?.close();
+      this.#db = undefined;
+      if (error instanceof LinepilotError) throw error;
+      throw new LinepilotError("LP_ERR_STORE", `cannot open the store ${this.#options.path}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  #migrate(db: Db): void {
+    const current = db.pragma("user_version", { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new LinepilotError(
+        "LP_ERR_STORE",
+        `${this.#options.path} has schema version ${current}, written by a newer linepilot (this one knows ${SCHEMA_VERSION})`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.transaction(() => {
+        db.exec(m.sql);
+        db.pragma(`user_version = ${m.version}`);
+      })();
+      this.#log.info({ version: m.version, description: m.description }, "store migrated");
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.close();
+  }
+
+  close(): void {
+    if (this.#db === undefined) return;
+    try {
+      // Fold the WAL back into the main file so a copied .db file is complete on its own.
+      this.#db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch (error) {
+      this.#log.warn({ err: errorMessage(error) }, "WAL checkpoint at close failed");
+    }
+    this.#db.close();
+    this.#db = undefined;
+  }
+
+  health(): ComponentHealth {
+    if (this.#db === undefined) return { state: "stopped", details: {} };
+    return { state: "ok", details: { path: this.#options.path, ...this.sizes() } };
+  }
+
+  schemaVersion(): number {
+    return this.db.pragma("user_version", { simple: true }) as number;
+  }
+
+  /** Bytes used by live pages (what retention caps), and the file's total size in pages. */
+  sizes(): { usedBytes: number; fileBytes: number; outboxDepth: number } {
+    const db = this.db;
+    const pageSize = db.pragma("page_size", { simple: true }) as number;
+    const pages = db.pragma("page_count", { simple: true }) as number;
+    const free = db.pragma("freelist_count", { simple: true }) as number;
+    const outbox = db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number };
+    return { usedBytes: (pages - free) * pageSize, fileBytes: pages * pageSize, outboxDepth: outbox.n };
+  }
+
+  /** Registers the configured tags (new ones get an id; known ones keep theirs) and returns them by name. */
+  syncTags(tags: readonly { name: string; machine: number; unit: string }[]): Map<string, TagRow> {
+    const db = this.db;
+    const upsert = db.prepare(
+      `INSERT INTO tags (name, machine_id, unit, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(name) DO UPDATE SET machine_id = excluded.machine_id, unit = excluded.unit`,
+    );
+    const now = Date.now();
+    db.transaction(() => {
+      for (const t of tags) upsert.run(t.name, t.machine, t.unit, now);
+    })();
+    const rows = db.prepare("SELECT id, name, machine_id AS machineId, unit FROM tags").all() as TagRow[];
+    return new Map(rows.map((r) => [r.name, r]));
+  }
+
+  insertMachineEvent(event: MachineEvent): number {
+    const info = this.db
+      .prepare("INSERT INTO machine_events (machine_id, ts, kind, tag, code, message) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(event.machineId, event.ts, event.kind, event.tag ?? null, event.code ?? null, event.message ?? "");
+    return Number(info.lastInsertRowid);
+  }
+
+  /**
+   * Puts a message for the plant in the outbox. Callers that record something (an alert, an audit
+   * record) call this inside the same transaction, so a record never exists without its message.
+   */
+  enqueueOutbox(cls: OutboxClass, topic: string, payload: Record<string, unknown>): string {
+    const messageId = randomUUID();
+    this.db
+      .prepare("INSERT INTO outbox (message_id, class, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)")
+      .run(messageId, cls, topic, JSON.stringify({ ...payload, messageId }), Date.now());
+    return messageId;
+  }
+
+  /** Writes an AI decision to ai_decisions_audit and its copy to the outbox, in one transaction. */
+  recordDecision(decision: AuditDecision, topic = "audit"): number {
+    const db = this.db;
+    return db.transaction(() => {
+      const ts = Date.now();
+      const info = db
+        .prepare(
+          `INSERT INTO ai_decisions_audit (ts, kind, actor, machine_id, tag, model_id, decision, reason, details)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          ts,
+          decision.kind,
+          decision.actor,
+          decision.machineId ?? null,
+          decision.tag ?? null,
+          decision.modelId ?? null,
+          decision.decision,
+          decision.reason ?? "",
+          JSON.stringify(decision.details ?? {}),
+        );
+      const id = Number(info.lastInsertRowid);
+      this.enqueueOutbox("audit", topic, { version: 1, auditId: id, ts, ...decision });
+      return id;
+    })();
+  }
+}

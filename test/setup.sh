@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use as real peers, when they are missing:
+#   socat            pseudo-terminal pairs (Modbus RTU) and a datagram listener (systemd notify)
+#   python3-pymodbus an independent Modbus implementation (Debian's /usr/bin/python3)
+#   mosquitto        a real MQTT broker
+#   libsystemd-dev   headers for the sd-notify addon (built by npm ci; optional at run time)
+# Runs before `npm test` (pretest) and first in .ci/run. Does nothing when all are present.
+set -euo pipefail
+missing=()
+command -v socat >/dev/null 2>&1 || missing+=(socat)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || missing+=(python3-pymodbus)
+[ -f /usr/include/systemd/sd-daemon.h ] || missing+=(libsystemd-dev)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "test setup: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+  echo "test setup: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
