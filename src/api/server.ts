@@ -47,7 +47,8 @@ export class ApiServer implements Component {
     for (const register of this.#deps.routes ?? []) register(app);
     await app.listen({ host: this.#config.host, port: this.#config.port });
     const addr = app.server.address();
-    this.#address = typeof addr === "object" && addr !== null ? { host: addr.address, port: addr.port } : undefined;
+    this.#address =
+      typeof addr === "object" && addr !== null ? { host: addr.address, port: addr.port } : undefined;
     this.#app = app;
     this.#log.info({ address: this.#address }, "local API listening");
   }
@@ -59,6 +60,9 @@ export class ApiServer implements Component {
   }
 
   health(): ComponentHealth {
-    return { state: this.#app === undefined ? "stopped" : "ok", details: { address: this.#address ?? null, requests: this.requests } };
+    return {
+      state: this.#app === undefined ? "stopped" : "ok",
+      details: { address: this.#address ?? null, requests: this.requests },
+    };
   }
 }

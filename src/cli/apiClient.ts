@@ -23,11 +23,17 @@ export async function apiGet<T>(base: string, path: string, timeoutMs = 5000): P
   try {
     response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new LinepilotError("LP_ERR_API", `linepilot is not reachable at ${base} (is the daemon running?): ${(error as Error).cause ?? (error as Error).message}`);
+    throw new LinepilotError(
+      "LP_ERR_API",
+      `linepilot is not reachable at ${base} (is the daemon running?): ${(error as Error).cause ?? (error as Error).message}`,
+    );
   }
   const body = (await response.json().catch(() => ({}))) as T;
   if (!response.ok && response.status !== 503) {
-    throw new LinepilotError("LP_ERR_API", `${base}${path} answered HTTP ${response.status}: ${JSON.stringify(body)}`);
+    throw new LinepilotError(
+      "LP_ERR_API",
+      `${base}${path} answered HTTP ${response.status}: ${JSON.stringify(body)}`,
+    );
   }
   return body;
 }

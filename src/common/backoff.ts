@@ -63,7 +63,11 @@ export async function connectWithBackoff(
     } catch (error) {
       if (signal.aborted) return false;
       const delayMs = backoff.next();
-      events?.emit("backoff", { attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
+      events?.emit("backoff", {
+        attempt,
+        delayMs,
+        error: error instanceof Error ? error.message : String(error),
+      });
       await sleep(delayMs, signal);
     }
   }

@@ -9,7 +9,8 @@ export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
  * the cost of a write(2) per line does not matter.
  */
 export function createLogger(level: LogLevel, destination: NodeJS.WritableStream | number = 1): Logger {
-  const stream = typeof destination === "number" ? pino.destination({ dest: destination, sync: true }) : destination;
+  const stream =
+    typeof destination === "number" ? pino.destination({ dest: destination, sync: true }) : destination;
   return pino(
     {
       level,

@@ -28,7 +28,9 @@ export class ConfigError extends LinepilotError {
 }
 
 export function formatProblems(problems: readonly ConfigProblem[]): string {
-  const lines = problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.path === "" ? "(top level)" : p.path}: ${p.message}`);
+  const lines = problems.map(
+    (p) => `${p.file}:${p.line}:${p.column}: ${p.path === "" ? "(top level)" : p.path}: ${p.message}`,
+  );
   return `${problems.length} error${problems.length === 1 ? "" : "s"} in the configuration:\n${lines.join("\n")}`;
 }
 
@@ -50,7 +52,9 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): LineCon
     text = readFileSync(file, "utf8");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
-    throw new ConfigError([{ file, line: 0, column: 0, path: "", message: `cannot read the configuration: ${reason}` }]);
+    throw new ConfigError([
+      { file, line: 0, column: 0, path: "", message: `cannot read the configuration: ${reason}` },
+    ]);
   }
   return parseConfig(text, file, options);
 }
@@ -63,23 +67,38 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     return { line: pos.line, column: pos.col };
   };
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: "", message: `YAML syntax: ${e.message.split("\n")[0]}` })),
-    );
+    // Only the first syntax error: the parser's later ones are mostly consequences of it.
+    const e = doc.errors[0]!;
+    const hint = /flow-map|flow-seq/.test(e.message)
+      ? ' (inside { } or [ ], quote values that contain { } [ ] , such as "${env:NAME}")'
+      : "";
+    throw new ConfigError([
+      { file, ...at(e.pos[0]), path: "", message: `YAML syntax: ${e.message.split("\n")[0]}${hint}` },
+    ]);
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError([{ file, line: 1, column: 1, path: "", message: "expected a mapping of keys (version, line, machines, ...)" }]);
+    throw new ConfigError([
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: "",
+        message: "expected a mapping of keys (version, line, machines, ...)",
+      },
+    ]);
   }
   const migrated = migrate(raw as Record<string, unknown>, file);
   const result = lineConfigSchema.safeParse(migrated, { reportInput: true });
   const problems: ConfigProblem[] = [];
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(...issueToProblems(issue, migrated, doc.contents, file, at));
+    for (const issue of result.error.issues)
+      problems.push(...issueToProblems(issue, migrated, doc.contents, file, at));
   } else if (options.checkSecrets !== false) {
     for (const { path, ref } of findSecretReferences(result.data)) {
       const problem = checkSecret(ref, options.env ?? process.env);
-      if (problem !== undefined) problems.push({ file, ...locate(doc.contents, path, at), path: formatPath(path), message: problem });
+      if (problem !== undefined)
+        problems.push({ file, ...locate(doc.contents, path, at), path: formatPath(path), message: problem });
     }
   }
   if (problems.length > 0) {
@@ -91,7 +110,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const base = dirname(resolve(file));
   config.store.path = isAbsolute(config.store.path) ? config.store.path : resolve(base, config.store.path);
   for (const c of config.connections) {
-    if (c.protocol === "opcua" && c.pkiDir !== undefined && !isAbsolute(c.pkiDir)) c.pkiDir = resolve(base, c.pkiDir);
+    if (c.protocol === "opcua" && c.pkiDir !== undefined && !isAbsolute(c.pkiDir))
+      c.pkiDir = resolve(base, c.pkiDir);
   }
   return deepFreeze(config);
 }
@@ -105,7 +125,13 @@ function migrate(raw: Record<string, unknown>, file: string): Record<string, unk
   }
   if (typeof version === "number" && version > CONFIG_VERSION) {
     throw new ConfigError([
-      { file, line: 1, column: 1, path: "version", message: `version ${version} was written for a newer linepilot; this one reads up to ${CONFIG_VERSION}` },
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: "version",
+        message: `version ${version} was written for a newer linepilot; this one reads up to ${CONFIG_VERSION}`,
+      },
     ]);
   }
   return current;
@@ -132,12 +158,18 @@ function issueToProblems(
   if (issue.code === "invalid_union" && "errors" in issue && issue.errors.length > 0) {
     // A discriminated union names the discriminator's allowed values; a plain one, its first branch's problems.
     const first = issue.errors[0] ?? [];
-    if (issue.errors.every((branch) => branch.length > 0) && first.length > 0 && issue.message.includes("discriminator")) {
+    if (
+      issue.errors.every((branch) => branch.length > 0) &&
+      first.length > 0 &&
+      issue.message.includes("discriminator")
+    ) {
       return [{ file, ...locate(root, path, at), path: formatPath(path), message: issue.message }];
     }
   }
   const found = describeFound(issue, root, path);
-  return [{ file, ...locate(root, path, at), path: formatPath(path), message: `${expectation(issue)}${found}` }];
+  return [
+    { file, ...locate(root, path, at), path: formatPath(path), message: `${expectation(issue)}${found}` },
+  ];
 }
 
 function expectation(issue: z.core.$ZodIssue): string {
@@ -147,15 +179,21 @@ function expectation(issue: z.core.$ZodIssue): string {
     case "invalid_value":
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "too_small":
-      return issue.origin === "array" ? `expected at least ${String(issue.minimum)} item(s)` : `expected >= ${String(issue.minimum)}`;
+      return issue.origin === "array"
+        ? `expected at least ${String(issue.minimum)} item(s)`
+        : `expected >= ${String(issue.minimum)}`;
     case "too_big":
-      return issue.origin === "array" ? `expected at most ${String(issue.maximum)} item(s)` : `expected <= ${String(issue.maximum)}`;
+      return issue.origin === "array"
+        ? `expected at most ${String(issue.maximum)} item(s)`
+        : `expected <= ${String(issue.maximum)}`;
     case "invalid_format":
       return `expected ${issue.message.replace(/^Invalid string: /, "")}`;
     case "not_multiple_of":
       return `expected a multiple of ${String(issue.divisor)}`;
     case "invalid_union":
-      return issue.message.startsWith("Invalid input") ? "expected one of the documented forms" : issue.message;
+      return issue.message.startsWith("Invalid input")
+        ? "expected one of the documented forms"
+        : issue.message;
     default:
       return issue.message;
   }
@@ -165,9 +203,15 @@ function describeFound(issue: z.core.$ZodIssue, root: unknown, path: (string | n
   if (issue.code === "custom" || issue.code === "unrecognized_keys") return "";
   if (issue.code === "invalid_type" && issue.input === undefined) return "";
   const node = getNode(root, path);
-  const value = "input" in issue && issue.input !== undefined ? issue.input : isScalar(node) ? node.value : undefined;
+  const value =
+    "input" in issue && issue.input !== undefined ? issue.input : isScalar(node) ? node.value : undefined;
   if (value === undefined) return "";
-  const shown = typeof value === "object" ? (Array.isArray(value) ? "a list" : "a mapping") : JSON.stringify(value);
+  const shown =
+    typeof value === "object"
+      ? Array.isArray(value)
+        ? `a list of ${value.length} item${value.length === 1 ? "" : "s"}`
+        : "a mapping"
+      : JSON.stringify(value);
   return `, found ${typeof value === "object" ? "" : `${typeof value} `}${shown}`;
 }
 
@@ -178,7 +222,9 @@ function allowedKeysHint(path: (string | number)[], raw: unknown): string {
   return keys.length > 0 ? keys.join(", ") : "see the README's configuration reference";
 }
 
-type SchemaDef = { def?: { type?: string; element?: unknown; shape?: Record<string, unknown>; options?: unknown[] } };
+type SchemaDef = {
+  def?: { type?: string; element?: unknown; shape?: Record<string, unknown>; options?: unknown[] };
+};
 
 function shapeKeysAt(path: (string | number)[], raw: unknown): string[] {
   let schema: unknown = lineConfigSchema;
@@ -186,7 +232,10 @@ function shapeKeysAt(path: (string | number)[], raw: unknown): string[] {
   for (const segment of [...path, null]) {
     schema = pickBranch(unwrap(schema), value);
     if (segment === null) break;
-    value = value !== null && typeof value === "object" ? (value as Record<string | number, unknown>)[segment] : undefined;
+    value =
+      value !== null && typeof value === "object"
+        ? (value as Record<string | number, unknown>)[segment]
+        : undefined;
     const def = (schema as SchemaDef).def;
     if (typeof segment === "number") {
       if (def?.type !== "array") return [];
@@ -245,11 +294,18 @@ function getNode(root: unknown, path: readonly (string | number)[]): unknown {
 }
 
 /** The position of the deepest node on `path` that exists (or of the key itself, for unknown keys). */
-function locate(root: unknown, path: readonly (string | number)[], at: (offset: number) => Position, keyItself = false): Position {
+function locate(
+  root: unknown,
+  path: readonly (string | number)[],
+  at: (offset: number) => Position,
+  keyItself = false,
+): Position {
   if (keyItself && path.length > 0) {
     const parent = getNode(root, path.slice(0, -1));
     if (isMap(parent)) {
-      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === path[path.length - 1]);
+      const pair = parent.items.find(
+        (p) => isPair(p) && isScalar(p.key) && p.key.value === path[path.length - 1],
+      );
       if (pair !== undefined && isScalar(pair.key) && pair.key.range) return at(pair.key.range[0]);
     }
   }
@@ -264,7 +320,10 @@ function formatPath(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
 }
 
-function findSecretReferences(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; ref: string }[] {
+function findSecretReferences(
+  value: unknown,
+  path: (string | number)[] = [],
+): { path: (string | number)[]; ref: string }[] {
   if (typeof value === "string") return SECRET_REFERENCE.test(value) ? [{ path, ref: value }] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => findSecretReferences(v, [...path, i]));
   if (value !== null && typeof value === "object")

@@ -12,11 +12,9 @@ export const CONFIG_VERSION = 1;
  * MQTT topic levels and Sparkplug ids may not contain `+ # /` or spaces (FIELD-NOTES, UNS rules), and
  * the same names become file and SQLite names: keep them to a safe set.
  */
-const identifier = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-    error: "a name of letters, digits, '_', '.' or '-' (no spaces, no '/', '+', '#'), at most 64 characters",
-  });
+const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  error: "a name of letters, digits, '_', '.' or '-' (no spaces, no '/', '+', '#'), at most 64 characters",
+});
 
 /**
  * Secrets are never written inline in the YAML: a reference to an environment variable, a file
@@ -26,7 +24,8 @@ export const SECRET_REFERENCE = /^\$\{(env|file|credential):([^}]+)\}$/;
 const secretRef = z
   .string()
   .regex(SECRET_REFERENCE, {
-    error: "a secret reference such as ${env:NAME}, ${file:/path} or ${credential:NAME}; secrets are never inline",
+    error:
+      "a secret reference such as ${env:NAME}, ${file:/path} or ${credential:NAME}; secrets are never inline",
   })
   .describe("A secret reference: ${env:NAME}, ${file:/absolute/path} or ${credential:NAME}");
 
@@ -43,7 +42,11 @@ const lineIdentity = z
   .describe("Who this gateway is: used for MQTT topics, the audit log and the status view");
 
 const machine = z.strictObject({
-  id: z.int().min(1).max(1_000_000).describe("Numeric machine id, as the plant's maintenance system knows it"),
+  id: z
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .describe("Numeric machine id, as the plant's maintenance system knows it"),
   name: z.string().min(1).max(100).describe("Human name, shown in the CLI and alerts"),
   kind: z.string().max(50).optional().describe("Machine type, e.g. press, extruder, conveyor"),
 });
@@ -61,7 +64,9 @@ const backoff = z
 const opcuaConnection = z.strictObject({
   id: identifier,
   protocol: z.literal("opcua"),
-  endpoint: z.string().regex(/^opc\.tcp:\/\/[^\s]+$/, { error: "an endpoint URL such as opc.tcp://10.0.0.5:4840" }),
+  endpoint: z
+    .string()
+    .regex(/^opc\.tcp:\/\/[^\s]+$/, { error: "an endpoint URL such as opc.tcp://10.0.0.5:4840" }),
   securityMode: z.enum(["None", "Sign", "SignAndEncrypt"]).default("None"),
   securityPolicy: z
     .enum(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"])
@@ -70,10 +75,17 @@ const opcuaConnection = z.strictObject({
     .discriminatedUnion("type", [
       z.strictObject({ type: z.literal("anonymous") }),
       z.strictObject({ type: z.literal("username"), username: z.string().min(1), password: secretRef }),
-      z.strictObject({ type: z.literal("certificate"), certificateFile: z.string().min(1), privateKey: secretRef }),
+      z.strictObject({
+        type: z.literal("certificate"),
+        certificateFile: z.string().min(1),
+        privateKey: secretRef,
+      }),
     ])
     .default({ type: "anonymous" }),
-  pkiDir: z.string().optional().describe("PKI folder (own certificate, trusted/, rejected/); default <store dir>/pki"),
+  pkiDir: z
+    .string()
+    .optional()
+    .describe("PKI folder (own certificate, trusted/, rejected/); default <store dir>/pki"),
   requestTimeoutMs: durationMs(100, 120_000).default(10_000),
   sessionTimeoutMs: durationMs(1_000, 3_600_000).default(60_000),
   publishingIntervalMs: durationMs(10, 60_000).default(1_000),
@@ -89,11 +101,20 @@ const serialSettings = {
 
 const modbusCommon = {
   id: identifier,
-  timeoutMs: durationMs(10, 60_000).default(1_000).describe("Per-request timeout; a dead unit costs only this"),
+  timeoutMs: durationMs(10, 60_000)
+    .default(1_000)
+    .describe("Per-request timeout; a dead unit costs only this"),
   interRequestDelayMs: durationMs(0, 10_000).default(0),
-  deadUnitBackoffMs: durationMs(100, 600_000).default(10_000).describe("How long a unit that timed out is skipped"),
+  deadUnitBackoffMs: durationMs(100, 600_000)
+    .default(10_000)
+    .describe("How long a unit that timed out is skipped"),
   maxRegistersPerRead: z.int().min(1).max(125).default(125),
-  maxGapRegisters: z.int().min(0).max(100).default(8).describe("Read across a hole of at most this many registers"),
+  maxGapRegisters: z
+    .int()
+    .min(0)
+    .max(100)
+    .default(8)
+    .describe("Read across a hole of at most this many registers"),
   backoff: backoff.default({ initialMs: 1_000, maxMs: 20_000, jitter: 0.1 }),
 };
 
@@ -111,11 +132,23 @@ const modbusRtuConnection = z.strictObject({
   ...serialSettings,
 });
 
-const connection = z.discriminatedUnion("protocol", [opcuaConnection, modbusTcpConnection, modbusRtuConnection]);
+const connection = z.discriminatedUnion("protocol", [
+  opcuaConnection,
+  modbusTcpConnection,
+  modbusRtuConnection,
+]);
 
 // ---- Tags ----
 
-export const MODBUS_DATA_TYPES = ["bool", "int16", "uint16", "int32", "uint32", "float32", "float64"] as const;
+export const MODBUS_DATA_TYPES = [
+  "bool",
+  "int16",
+  "uint16",
+  "int32",
+  "uint32",
+  "float32",
+  "float64",
+] as const;
 
 const modbusAddress = z.strictObject({
   unitId: z.int().min(0).max(255).default(1),
@@ -132,13 +165,19 @@ const machineEvents = z
     z.strictObject({
       type: z.literal("enum"),
       states: z
-        .record(z.string().regex(/^-?\d+$/, { error: "an integer state value" }), z.enum(["start", "stop", "alarm", "fault", "idle", "running"]))
+        .record(
+          z.string().regex(/^-?\d+$/, { error: "an integer state value" }),
+          z.enum(["start", "stop", "alarm", "fault", "idle", "running"]),
+        )
         .describe("Value of the state tag -> the machine event it means, e.g. {1: running, 3: fault}"),
     }),
     z.strictObject({
       type: z.literal("bits"),
       bits: z
-        .record(z.string().regex(/^([0-9]|[12][0-9]|3[01])$/, { error: "a bit number 0-31" }), z.string().min(1))
+        .record(
+          z.string().regex(/^([0-9]|[12][0-9]|3[01])$/, { error: "a bit number 0-31" }),
+          z.string().min(1),
+        )
         .describe("Bit number -> alarm text; a rising bit raises an alarm event, a falling bit clears it"),
       kind: z.enum(["alarm", "fault"]).default("alarm"),
     }),
@@ -152,7 +191,9 @@ const tag = z.strictObject({
   connection: identifier.describe("The id of the connection that reads this tag"),
   nodeId: z.string().min(1).optional().describe("OPC UA node id, e.g. ns=2;s=Press7.MotorTemp"),
   modbus: modbusAddress.optional(),
-  intervalMs: durationMs(10, 3_600_000).default(1_000).describe("Sampling (OPC UA) or polling (Modbus) interval"),
+  intervalMs: durationMs(10, 3_600_000)
+    .default(1_000)
+    .describe("Sampling (OPC UA) or polling (Modbus) interval"),
   queueSize: z.int().min(1).max(10_000).default(10).describe("OPC UA monitored item queue size"),
   deadband: z.number().min(0).default(0).describe("Absolute change below which a value is not stored again"),
   scale: z.number().default(1).describe("value = raw * scale + offset"),
@@ -168,7 +209,9 @@ const tag = z.strictObject({
 const store = z.strictObject({
   path: z.string().min(1).describe("SQLite file; its folder also holds the PKI and model files by default"),
   batchSize: z.int().min(1).max(100_000).default(1_000).describe("Samples per insert transaction"),
-  flushIntervalMs: durationMs(10, 60_000).default(1_000).describe("Longest a sample waits before its batch is committed"),
+  flushIntervalMs: durationMs(10, 60_000)
+    .default(1_000)
+    .describe("Longest a sample waits before its batch is committed"),
   synchronous: z
     .enum(["NORMAL", "FULL"])
     .default("FULL")
@@ -213,7 +256,10 @@ export const lineConfigSchema = z
     version: z.literal(CONFIG_VERSION, { error: `the config file version, ${CONFIG_VERSION}` }),
     line: lineIdentity,
     machines: z.array(machine).min(1).describe("The machines of the line"),
-    connections: z.array(connection).default([]).describe("PLCs and sensor gateways: OPC UA servers, Modbus TCP/RTU"),
+    connections: z
+      .array(connection)
+      .default([])
+      .describe("PLCs and sensor gateways: OPC UA servers, Modbus TCP/RTU"),
     tags: z.array(tag).default([]).describe("Every value read from the line"),
     store,
     api: api.default({ host: "127.0.0.1", port: 8_001 }),
@@ -232,11 +278,14 @@ type RawConfig = {
 type Issue = { code: "custom"; path: (string | number)[]; message: string };
 
 function list(value: unknown): Record<string, unknown>[] {
-  return Array.isArray(value) ? value.filter((v): v is Record<string, unknown> => v !== null && typeof v === "object") : [];
+  return Array.isArray(value)
+    ? value.filter((v): v is Record<string, unknown> => v !== null && typeof v === "object")
+    : [];
 }
 
 function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): void }): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
   const unique = (items: Record<string, unknown>[], where: string) => {
     const seen = new Set<unknown>();
     items.forEach((item, i) => {
@@ -263,14 +312,20 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
         issue(["tags", i, "connection"], `connection '${t.connection}' is not defined under connections`);
       } else if (protocol === "opcua") {
         if (t.nodeId === undefined) issue(["tags", i], "an OPC UA tag needs nodeId");
-        if (modbus !== undefined) issue(["tags", i, "modbus"], `connection '${t.connection}' is OPC UA, not Modbus`);
+        if (modbus !== undefined)
+          issue(["tags", i, "modbus"], `connection '${t.connection}' is OPC UA, not Modbus`);
       } else {
-        if (modbus === undefined) issue(["tags", i], "a Modbus tag needs a modbus: {area, address, dataType} block");
-        if (t.nodeId !== undefined) issue(["tags", i, "nodeId"], `connection '${t.connection}' is Modbus, not OPC UA`);
+        if (modbus === undefined)
+          issue(["tags", i], "a Modbus tag needs a modbus: {area, address, dataType} block");
+        if (t.nodeId !== undefined)
+          issue(["tags", i, "nodeId"], `connection '${t.connection}' is Modbus, not OPC UA`);
       }
     }
     if (modbus !== undefined && modbus !== null) {
-      if (modbus.bit !== undefined && (modbus.dataType !== "bool" || (modbus.area !== "holding" && modbus.area !== "input")))
+      if (
+        modbus.bit !== undefined &&
+        (modbus.dataType !== "bool" || (modbus.area !== "holding" && modbus.area !== "input"))
+      )
         issue(["tags", i, "modbus", "bit"], "bit applies to a bool read from a holding or input register");
       if (t.writable === true && (modbus.area === "input" || modbus.area === "discrete"))
         issue(["tags", i, "writable"], `a Modbus ${String(modbus.area)} is read-only`);

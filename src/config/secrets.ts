@@ -18,11 +18,15 @@ function parse(ref: string): Source {
 
 function filePath(source: Source, env: NodeJS.ProcessEnv): string | { problem: string } {
   if (source.kind === "file") {
-    return isAbsolute(source.name) ? source.name : { problem: `\${file:${source.name}} must be an absolute path` };
+    return isAbsolute(source.name)
+      ? source.name
+      : { problem: `\${file:${source.name}} must be an absolute path` };
   }
   const dir = env.CREDENTIALS_DIRECTORY;
   if (dir === undefined || dir === "")
-    return { problem: `\${credential:${source.name}} needs $CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)` };
+    return {
+      problem: `\${credential:${source.name}} needs $CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)`,
+    };
   return join(dir, source.name);
 }
 
@@ -30,7 +34,9 @@ function filePath(source: Source, env: NodeJS.ProcessEnv): string | { problem: s
 export function checkSecret(ref: string, env: NodeJS.ProcessEnv): string | undefined {
   const source = parse(ref);
   if (source.kind === "env") {
-    return env[source.name] === undefined ? `environment variable ${source.name} is not set (${ref})` : undefined;
+    return env[source.name] === undefined
+      ? `environment variable ${source.name} is not set (${ref})`
+      : undefined;
   }
   const path = filePath(source, env);
   if (typeof path !== "string") return path.problem;

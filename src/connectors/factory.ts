@@ -15,7 +15,12 @@ export interface ConnectorDeps {
 }
 
 export function createConnectors(config: LineConfig, deps: ConnectorDeps): Connector[] {
-  new MachineEventDeriver(deps.store, deps.writer, config.tags, deps.log.child({ component: "machineEvents" }));
+  new MachineEventDeriver(
+    deps.store,
+    deps.writer,
+    config.tags,
+    deps.log.child({ component: "machineEvents" }),
+  );
   return config.connections.map((connection) => {
     const tags = config.tags.filter((t) => t.connection === connection.id);
     switch (connection.protocol) {

@@ -29,7 +29,11 @@ export class MachineEventDeriver {
       if (tag.events === undefined) continue;
       const index = writer.tagIndex(tag.name);
       if (tag.events.type === "enum") {
-        this.#rules.set(index, { type: "enum", tag, states: new Map(Object.entries(tag.events.states).map(([k, v]) => [Number(k), v])) });
+        this.#rules.set(index, {
+          type: "enum",
+          tag,
+          states: new Map(Object.entries(tag.events.states).map(([k, v]) => [Number(k), v])),
+        });
       } else {
         const bits = Object.entries(tag.events.bits).map(([k, v]) => [Number(k), v] as [number, string]);
         this.#rules.set(index, { type: "bits", tag, bits, kind: tag.events.kind });
@@ -49,7 +53,14 @@ export class MachineEventDeriver {
       if (rule.type === "enum") {
         const kind = rule.states.get(Math.round(value));
         if (kind !== undefined && (before === undefined || rule.states.get(Math.round(before)) !== kind)) {
-          this.#insert({ machineId, ts, kind, tag: rule.tag.name, code: Math.round(value), message: `${rule.tag.name} = ${value}` });
+          this.#insert({
+            machineId,
+            ts,
+            kind,
+            tag: rule.tag.name,
+            code: Math.round(value),
+            message: `${rule.tag.name} = ${value}`,
+          });
         }
       } else {
         const now = Math.round(value) >>> 0;
@@ -57,7 +68,15 @@ export class MachineEventDeriver {
         for (const [bit, text] of rule.bits) {
           const on = (now >>> bit) & 1;
           const prev = (was >>> bit) & 1;
-          if (on !== prev) this.#insert({ machineId, ts, kind: on ? rule.kind : `${rule.kind}_cleared`, tag: rule.tag.name, code: bit, message: text });
+          if (on !== prev)
+            this.#insert({
+              machineId,
+              ts,
+              kind: on ? rule.kind : `${rule.kind}_cleared`,
+              tag: rule.tag.name,
+              code: bit,
+              message: text,
+            });
         }
       }
     } catch (error) {

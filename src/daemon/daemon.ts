@@ -61,23 +61,33 @@ export class Daemon {
         const row = rows.get(t.name)!;
         return { id: row.id, name: t.name, machineId: t.machine, deadband: t.deadband };
       });
-      this.writer = await this.#startComponent(new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")));
+      this.writer = await this.#startComponent(
+        new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")),
+      );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       for (const connector of createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }
       const routes: RouteRegistrar[] = [tagsRoute(cfg.tags, this.writer)];
-      this.api = await this.#startComponent(new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")));
+      this.api = await this.#startComponent(
+        new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")),
+      );
     } catch (error) {
       this.#state = "failed";
-      this.#log.fatal({ err: errorMessage(error), code: (error as LinepilotError).code }, "daemon failed to start");
+      this.#log.fatal(
+        { err: errorMessage(error), code: (error as LinepilotError).code },
+        "daemon failed to start",
+      );
       await this.#stopAll();
       throw error;
     }
     this.#state = "running";
     const summary = `running: line ${cfg.line.name}, ${cfg.tags.length} tags, ${cfg.connections.length} connections`;
     this.#notifier.ready(summary);
-    this.#log.info({ version: VERSION, line: cfg.line.name, watchdogMs: this.#notifier.watchdogIntervalMs }, "linepilot running");
+    this.#log.info(
+      { version: VERSION, line: cfg.line.name, watchdogMs: this.#notifier.watchdogIntervalMs },
+      "linepilot running",
+    );
   }
 
   /** Stops every started component in reverse order. Safe to call more than once (one SIGTERM guard). */
@@ -104,13 +114,22 @@ export class Daemon {
           component.stop(),
           new Promise((_, reject) => {
             timer = setTimeout(
-              () => reject(new LinepilotError("LP_ERR_STOP_TIMEOUT", `${component.name} did not stop within ${budgetMs} ms`)),
+              () =>
+                reject(
+                  new LinepilotError(
+                    "LP_ERR_STOP_TIMEOUT",
+                    `${component.name} did not stop within ${budgetMs} ms`,
+                  ),
+                ),
               budgetMs,
             );
           }),
         ]);
       } catch (error) {
-        this.#log.error({ component: component.name, err: errorMessage(error) }, "component failed to stop cleanly");
+        this.#log.error(
+          { component: component.name, err: errorMessage(error) },
+          "component failed to stop cleanly",
+        );
       } finally {
         clearTimeout(timer);
       }

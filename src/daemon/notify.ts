@@ -66,14 +66,16 @@ export class SystemdNotifier {
           errors.push(errorMessage(error));
         }
       }
-      if (transport === undefined) log.error({ errors }, "NOTIFY_SOCKET is set but no notify transport could be loaded");
+      if (transport === undefined)
+        log.error({ errors }, "NOTIFY_SOCKET is set but no notify transport could be loaded");
       else log.debug({ transport: transport.kind, socket }, "systemd notify enabled");
     }
     this.#transport = transport;
     // WATCHDOG_PID names the process the watchdog is meant for; a child that inherited the variable must not ping.
     const pid = env.WATCHDOG_PID;
     const usec = Number(env.WATCHDOG_USEC);
-    this.#watchdogMs = (pid === undefined || Number(pid) === process.pid) && usec > 0 ? Math.floor(usec / 2000) : 0;
+    this.#watchdogMs =
+      (pid === undefined || Number(pid) === process.pid) && usec > 0 ? Math.floor(usec / 2000) : 0;
   }
 
   get enabled(): boolean {

@@ -12,7 +12,8 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description: "initial schema: telemetry, events, maintenance, goals, alerts, predictions, models, audit, outbox",
+    description:
+      "initial schema: telemetry, events, maintenance, goals, alerts, predictions, models, audit, outbox",
     sql: `
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 

@@ -70,7 +70,9 @@ export class Retention implements Component {
     const byAge = db.prepare(
       "DELETE FROM sensor_data WHERE id IN (SELECT id FROM sensor_data WHERE ts < ? ORDER BY id LIMIT ?)",
     );
-    const oldest = db.prepare("DELETE FROM sensor_data WHERE id IN (SELECT id FROM sensor_data ORDER BY id LIMIT ?)");
+    const oldest = db.prepare(
+      "DELETE FROM sensor_data WHERE id IN (SELECT id FROM sensor_data ORDER BY id LIMIT ?)",
+    );
     const capBytes = this.#options.maxSizeMb * 1024 * 1024;
     const result: RetentionResult = { deletedByAge: 0, deletedBySize: 0, usedBytes: 0 };
     try {
@@ -88,7 +90,10 @@ export class Retention implements Component {
         const n = oldest.run(chunk).changes;
         result.deletedBySize += n;
         if (n === 0) {
-          this.#log.warn({ usedBytes, capBytes }, "store is over its size cap with no telemetry left to delete");
+          this.#log.warn(
+            { usedBytes, capBytes },
+            "store is over its size cap with no telemetry left to delete",
+          );
           break;
         }
         await yieldToEventLoop();
@@ -112,7 +117,11 @@ export class Retention implements Component {
   health(): ComponentHealth {
     return {
       state: this.lastError === undefined ? "ok" : "degraded",
-      details: { deletedTotal: this.deletedTotal, lastRun: this.lastRun ?? null, lastError: this.lastError ?? null },
+      details: {
+        deletedTotal: this.deletedTotal,
+        lastRun: this.lastRun ?? null,
+        lastError: this.lastError ?? null,
+      },
     };
   }
 }

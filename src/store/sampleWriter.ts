@@ -195,7 +195,10 @@ export class SampleWriter implements Component {
     } catch (error) {
       this.flushErrors++;
       this.lastError = errorMessage(error);
-      this.#log.error({ err: this.lastError, pending: n }, "telemetry batch could not be committed; kept for retry");
+      this.#log.error(
+        { err: this.lastError, pending: n },
+        "telemetry batch could not be committed; kept for retry",
+      );
       return 0;
     }
   }
@@ -205,14 +208,22 @@ export class SampleWriter implements Component {
     this.#timer = undefined;
     const n = this.flush();
     if (this.#count > 0) this.#log.error({ lost: this.#count }, "telemetry could not be committed at stop");
-    this.#log.info({ committed: n, totalCommitted: this.committed, accepted: this.accepted }, "sample writer flushed");
+    this.#log.info(
+      { committed: n, totalCommitted: this.committed, accepted: this.accepted },
+      "sample writer flushed",
+    );
     this.#multiInsert = undefined;
     this.#singleInsert = undefined;
   }
 
   health(): ComponentHealth {
     return {
-      state: this.#multiInsert === undefined ? "stopped" : this.flushErrors > 0 && this.#count > this.#batchSize ? "degraded" : "ok",
+      state:
+        this.#multiInsert === undefined
+          ? "stopped"
+          : this.flushErrors > 0 && this.#count > this.#batchSize
+            ? "degraded"
+            : "ok",
       details: {
         accepted: this.accepted,
         committed: this.committed,

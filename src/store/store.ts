@@ -25,7 +25,15 @@ export interface TagRow {
   unit: string;
 }
 
-export type OutboxClass = "telemetry" | "status" | "metrics" | "prediction" | "alert" | "audit" | "work_order" | "reply";
+export type OutboxClass =
+  | "telemetry"
+  | "status"
+  | "metrics"
+  | "prediction"
+  | "alert"
+  | "audit"
+  | "work_order"
+  | "reply";
 
 export interface AuditDecision {
   kind: string;
@@ -75,7 +83,8 @@ export class Store implements Component {
       const db = new Database(this.#options.path);
       // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets retention give
       // freed pages back to the file system without a full VACUUM that would block ingestion.
-      if ((db.pragma("user_version", { simple: true }) as number) === 0) db.pragma("auto_vacuum = INCREMENTAL");
+      if ((db.pragma("user_version", { simple: true }) as number) === 0)
+        db.pragma("auto_vacuum = INCREMENTAL");
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${this.#options.synchronous}`);
       db.pragma("busy_timeout = 5000");
@@ -86,9 +95,13 @@ export class Store implements Component {
       this.#db?.close();
       this.#db = undefined;
       if (error instanceof LinepilotError) throw error;
-      throw new LinepilotError("LP_ERR_STORE", `cannot open the store ${this.#options.path}: ${errorMessage(error)}`, {
-        cause: error,
-      });
+      throw new LinepilotError(
+        "LP_ERR_STORE",
+        `cannot open the store ${this.#options.path}: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -162,7 +175,9 @@ export class Store implements Component {
 
   insertMachineEvent(event: MachineEvent): number {
     const info = this.db
-      .prepare("INSERT INTO machine_events (machine_id, ts, kind, tag, code, message) VALUES (?, ?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT INTO machine_events (machine_id, ts, kind, tag, code, message) VALUES (?, ?, ?, ?, ?, ?)",
+      )
       .run(event.machineId, event.ts, event.kind, event.tag ?? null, event.code ?? null, event.message ?? "");
     return Number(info.lastInsertRowid);
   }

@@ -101,7 +101,8 @@ export class DemoPlc {
       this.requests++;
       const unit = this.units.get(unitID);
       // An unknown unit or address answers a Modbus exception 2 (illegal data address).
-      if (unit === undefined || addr >= REGISTERS_PER_UNIT) throw { modbusErrorCode: 2, msg: "illegal data address" };
+      if (unit === undefined || addr >= REGISTERS_PER_UNIT)
+        throw { modbusErrorCode: 2, msg: "illegal data address" };
       return unit[area][addr]!;
     };
     const vector = {
@@ -110,7 +111,8 @@ export class DemoPlc {
       setRegister: (addr: number, value: number, unitID: number) => {
         this.requests++;
         const unit = this.units.get(unitID);
-        if (unit === undefined || addr >= REGISTERS_PER_UNIT) throw { modbusErrorCode: 2, msg: "illegal data address" };
+        if (unit === undefined || addr >= REGISTERS_PER_UNIT)
+          throw { modbusErrorCode: 2, msg: "illegal data address" };
         unit.holding[addr] = value;
       },
     };

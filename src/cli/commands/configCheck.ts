@@ -7,7 +7,9 @@ file:line:column, the key path, what was expected and what was found. Secret ref
 Exit codes: 0 valid, 2 invalid.`;
 
 export function register(program: Command): void {
-  const config = program.commands.find((c) => c.name() === "config") ?? program.command("config").description("configuration tools");
+  const config =
+    program.commands.find((c) => c.name() === "config") ??
+    program.command("config").description("configuration tools");
   config
     .command("check")
     .description("validate a configuration file")

@@ -9,4 +9,10 @@ import * as run from "./run.js";
 import * as status from "./status.js";
 import * as tags from "./tags.js";
 
-export const COMMANDS: readonly { register(program: Command): void }[] = [run, configCheck, status, tags, demo];
+export const COMMANDS: readonly { register(program: Command): void }[] = [
+  run,
+  configCheck,
+  status,
+  tags,
+  demo,
+];

@@ -20,9 +20,19 @@ interface Health {
 export function summarize(name: string, d: Record<string, unknown>): string {
   const parts: string[] = [];
   if (name === "store") parts.push(`used ${formatBytes(Number(d.usedBytes))}`, `outbox ${d.outboxDepth}`);
-  else if (name === "sampleWriter") parts.push(`accepted ${d.accepted}`, `committed ${d.committed}`, `pending ${d.pending}`, `dropped ${d.dropped}`);
+  else if (name === "sampleWriter")
+    parts.push(
+      `accepted ${d.accepted}`,
+      `committed ${d.committed}`,
+      `pending ${d.pending}`,
+      `dropped ${d.dropped}`,
+    );
   else if ("connected" in d) {
-    parts.push(`${d.connected ? "connected" : "NOT connected"} ${d.target}`, `${d.samplesPerSecond} samples/s`, `errors ${d.errors}`);
+    parts.push(
+      `${d.connected ? "connected" : "NOT connected"} ${d.target}`,
+      `${d.samplesPerSecond} samples/s`,
+      `errors ${d.errors}`,
+    );
     if (d.lastError) parts.push(`last error: ${d.lastError}`);
   } else if (name === "api") parts.push(`listening ${JSON.stringify(d.address)}`);
   else if (name === "retention") parts.push(`deleted ${d.deletedTotal} rows`);
@@ -46,7 +56,11 @@ export function register(program: Command): void {
           `linepilot ${h.version} - line ${l.enterprise}/${l.site}/${l.area}/${l.name} - ${h.state} (${h.status}), ` +
             `up ${formatDuration(h.uptimeS)}, pid ${h.pid}, RSS ${formatBytes(h.rssBytes)}\n`,
         );
-        const rows = Object.entries(h.components).map(([name, c]) => [name, c.state, summarize(name, c.details)]);
+        const rows = Object.entries(h.components).map(([name, c]) => [
+          name,
+          c.state,
+          summarize(name, c.details),
+        ]);
         console.log(table(["COMPONENT", "STATE", "DETAILS"], rows));
       }
       if (h.status !== "ok") process.exitCode = 1;

@@ -6,7 +6,15 @@ export const help = `Lists every tag's live value with its quality (good, uncert
 status code behind a bad value and its age. --machine filters by machine id.`;
 
 interface TagsResponse {
-  tags: { name: string; machine: number; unit: string; value: number | null; quality: string; status: string | null; ageMs: number | null }[];
+  tags: {
+    name: string;
+    machine: number;
+    unit: string;
+    value: number | null;
+    quality: string;
+    status: string | null;
+    ageMs: number | null;
+  }[];
 }
 
 export function register(program: Command): void {

@@ -29,7 +29,13 @@ export function registerCount(type: ModbusDataType): number {
 const scratch = Buffer.alloc(8);
 
 /** Copies `words` registers starting at `byteOffset` into scratch in canonical big-endian order. */
-function canonicalize(buf: Buffer, byteOffset: number, words: number, wordOrder: Order, byteOrder: Order): void {
+function canonicalize(
+  buf: Buffer,
+  byteOffset: number,
+  words: number,
+  wordOrder: Order,
+  byteOrder: Order,
+): void {
   for (let w = 0; w < words; w++) {
     const src = byteOffset + 2 * (wordOrder === "big" ? w : words - 1 - w);
     const hi = buf[src]!;
@@ -51,7 +57,11 @@ export function decodeRegisters(
   canonicalize(buf, byteOffset, registerCount(type), wordOrder, byteOrder);
   switch (type) {
     case "bool":
-      return bit === undefined ? (scratch.readUInt16BE(0) !== 0 ? 1 : 0) : (scratch.readUInt16BE(0) >> bit) & 1;
+      return bit === undefined
+        ? scratch.readUInt16BE(0) !== 0
+          ? 1
+          : 0
+        : (scratch.readUInt16BE(0) >> bit) & 1;
     case "int16":
       return scratch.readInt16BE(0);
     case "uint16":
@@ -68,7 +78,12 @@ export function decodeRegisters(
 }
 
 /** Encodes a value into register words (numbers 0..65535) in the device's word and byte order. */
-export function encodeRegisters(value: number, type: ModbusDataType, wordOrder: Order, byteOrder: Order): number[] {
+export function encodeRegisters(
+  value: number,
+  type: ModbusDataType,
+  wordOrder: Order,
+  byteOrder: Order,
+): number[] {
   const out = Buffer.alloc(8);
   switch (type) {
     case "bool":

@@ -80,7 +80,9 @@ export class ModbusConnector implements Connector {
       this.#cfg.maxRegistersPerRead,
       this.#cfg.maxGapRegisters,
     );
-    for (const b of this.#blocks) if (!this.#units.has(b.unitId)) this.#units.set(b.unitId, { deadUntil: 0, deadForMs: 0, timeouts: 0, exceptions: 0 });
+    for (const b of this.#blocks)
+      if (!this.#units.has(b.unitId))
+        this.#units.set(b.unitId, { deadUntil: 0, deadForMs: 0, timeouts: 0, exceptions: 0 });
     this.events.on("backoff", (e) => this.#log.warn(e, "cannot connect; retrying"));
     this.events.on("reconnected", (e) => this.#log.info(e, "connected again"));
     this.#abort = new AbortController();
@@ -111,10 +113,15 @@ export class ModbusConnector implements Connector {
   async #connect(): Promise<void> {
     await this.#closeClient(); // the old connection is closed before a new one is opened (FIELD-NOTES 8)
     const client = new ModbusClient();
-    client.on("error", (error: unknown) => this.#log.debug({ err: errorMessage(error) }, "modbus port error"));
+    client.on("error", (error: unknown) =>
+      this.#log.debug({ err: errorMessage(error) }, "modbus port error"),
+    );
     try {
       if (this.#cfg.protocol === "modbus-tcp") {
-        await client.connectTCP(this.#cfg.host, { port: this.#cfg.port, timeout: this.#cfg.timeoutMs } as never);
+        await client.connectTCP(this.#cfg.host, {
+          port: this.#cfg.port,
+          timeout: this.#cfg.timeoutMs,
+        } as never);
       } else {
         await client.connectRTUBuffered(this.#cfg.path, {
           baudRate: this.#cfg.baudRate,
@@ -142,14 +149,15 @@ export class ModbusConnector implements Connector {
       } catch {
         resolve();
       }
-      setTimeout(resolve, 500).unref();
+      setTimeout(resolve, 500);
     });
   }
 
   #onConnected(): void {
     this.#connected = true;
     this.#log.info({ target: this.#target() }, "modbus connected");
-    if (this.#disconnectedAt !== null) this.#recordConnectionEvent("connection_restored", this.#disconnectedAt);
+    if (this.#disconnectedAt !== null)
+      this.#recordConnectionEvent("connection_restored", this.#disconnectedAt);
     this.#disconnectedAt = null;
   }
 
@@ -164,9 +172,11 @@ export class ModbusConnector implements Connector {
 
   #recordConnectionEvent(kind: string, since: number | null): void {
     const machines = new Set(this.#tags.map((t) => t.machine));
-    const message = since === null ? `lost ${this.#target()}` : `restored ${this.#target()} after ${Date.now() - since} ms`;
+    const message =
+      since === null ? `lost ${this.#target()}` : `restored ${this.#target()} after ${Date.now() - since} ms`;
     try {
-      for (const machineId of machines) this.#deps.store.insertMachineEvent({ machineId, ts: Date.now(), kind, message });
+      for (const machineId of machines)
+        this.#deps.store.insertMachineEvent({ machineId, ts: Date.now(), kind, message });
     } catch (error) {
       this.#log.error({ err: errorMessage(error) }, "connection event could not be stored");
     }
@@ -269,9 +279,14 @@ export class ModbusConnector implements Connector {
     }
     if (e.name === "TransactionTimedOutError" || e.errno === "ETIMEDOUT") {
       unit.timeouts++;
-      unit.deadForMs = unit.deadForMs === 0 ? this.#cfg.deadUnitBackoffMs : Math.min(unit.deadForMs * 2, this.#cfg.backoff.maxMs * 8);
+      unit.deadForMs =
+        unit.deadForMs === 0
+          ? this.#cfg.deadUnitBackoffMs
+          : Math.min(unit.deadForMs * 2, this.#cfg.backoff.maxMs * 8);
       unit.deadUntil = now + unit.deadForMs;
-      this.#stats.error(`${where}: timeout after ${this.#cfg.timeoutMs} ms; unit skipped for ${unit.deadForMs} ms`);
+      this.#stats.error(
+        `${where}: timeout after ${this.#cfg.timeoutMs} ms; unit skipped for ${unit.deadForMs} ms`,
+      );
       this.#badBlock(block, now, STATUS.BadTimeout);
       return "error";
     }
@@ -293,15 +308,18 @@ export class ModbusConnector implements Connector {
 
   async write(tagName: string, value: number): Promise<WriteResult> {
     const tag = this.#tags.find((t) => t.name === tagName);
-    if (tag === undefined || tag.modbus === undefined) throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
-    if (!tag.writable) throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName} is not writable (set writable: true)`);
+    if (tag === undefined || tag.modbus === undefined)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
+    if (!tag.writable)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName} is not writable (set writable: true)`);
     const m = tag.modbus;
     const raw = (value - tag.offset) / tag.scale;
     const isInteger = m.dataType !== "float32" && m.dataType !== "float64";
     const rawToWrite = isInteger ? Math.round(raw) : raw;
     return this.#exclusive(async () => {
       const client = this.#client;
-      if (client === undefined || !client.isOpen) throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
+      if (client === undefined || !client.isOpen)
+        throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
       client.setID(m.unitId);
       let readBackRaw: number;
       if (m.area === "coil") {
@@ -309,7 +327,10 @@ export class ModbusConnector implements Connector {
         readBackRaw = (await client.readCoils(m.address, 1)).data[0] ? 1 : 0;
       } else if (m.area === "holding") {
         if (m.dataType === "bool" && m.bit !== undefined) {
-          throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName}: writing a single bit of a register is not supported`);
+          throw new LinepilotError(
+            "LP_ERR_CONNECTOR",
+            `tag ${tagName}: writing a single bit of a register is not supported`,
+          );
         }
         const words = encodeRegisters(rawToWrite, m.dataType, m.wordOrder, m.byteOrder);
         if (words.length === 1) await client.writeRegister(m.address, words[0]!);
@@ -325,7 +346,10 @@ export class ModbusConnector implements Connector {
       const tolerance = m.dataType === "float32" ? Math.abs(expected) * 1e-6 + 1e-9 : 1e-9;
       const ok = Math.abs(readBack - expected) <= tolerance;
       if (!ok) {
-        throw new LinepilotError("LP_ERR_WRITE_VERIFY", `tag ${tagName}: wrote ${expected}, read back ${readBack}`);
+        throw new LinepilotError(
+          "LP_ERR_WRITE_VERIFY",
+          `tag ${tagName}: wrote ${expected}, read back ${readBack}`,
+        );
       }
       return { tag: tagName, requested: value, readBack, ok };
     });
@@ -334,7 +358,8 @@ export class ModbusConnector implements Connector {
   health(): ComponentHealth {
     const units: Record<string, unknown> = {};
     const now = Date.now();
-    for (const [id, u] of this.#units) units[id] = { dead: u.deadUntil > now, timeouts: u.timeouts, exceptions: u.exceptions };
+    for (const [id, u] of this.#units)
+      units[id] = { dead: u.deadUntil > now, timeouts: u.timeouts, exceptions: u.exceptions };
     return {
       state: this.#loop === undefined ? "stopped" : this.#connected ? "ok" : "down",
       details: {

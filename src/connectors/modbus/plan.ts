@@ -64,7 +64,15 @@ export function planReads(
           continue;
         }
       }
-      block = { unitId: m.unitId, area, start: m.address, count: width, intervalMs: t.tag.intervalMs, items: [], due: 0 };
+      block = {
+        unitId: m.unitId,
+        area,
+        start: m.address,
+        count: width,
+        intervalMs: t.tag.intervalMs,
+        items: [],
+        due: 0,
+      };
       block.items.push({ tag: t.tag, index: t.index, offset: 0 });
       blocks.push(block);
     }

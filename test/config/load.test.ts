@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { chmodSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
+import { resolveSecret } from "../../src/config/secrets.js";
+import { lineYaml, ROOT, runCliToEnd, tempDir, writeFile } from "../helpers.js";
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}) {
+  try {
+    parseConfig(text, "line.yaml", { env });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    assert.equal(error.code, "LP_ERR_CONFIG");
+    return error.problems;
+  }
+  assert.fail("the configuration was accepted");
+}
+
+test("the demo configuration is valid and frozen, with defaults filled in", () => {
+  const cfg = loadConfigFile(join(ROOT, "config/demo.yaml"));
+  assert.equal(cfg.line.name, "demo-line");
+  assert.equal(cfg.api.host, "127.0.0.1");
+  assert.equal(cfg.api.port, 8001);
+  assert.equal(cfg.store.batchSize, 1000);
+  assert.ok(cfg.store.path.endsWith("var/demo-line/linepilot.db") && cfg.store.path.startsWith("/"));
+  assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.tags[0]));
+  assert.throws(() => {
+    (cfg.store as { batchSize: number }).batchSize = 1;
+  });
+});
+
+test("a broken config reports every error at once with line:column, key path, expectation and what was found", () => {
+  const text = `version: 1
+line: { enterprise: acme, site: lyon plant, area: a, name: l1 }
+machines:
+  - { id: 7, name: Press }
+connections:
+  - id: rack1
+    protocol: modbus-tcp
+    host: 127.0.0.1
+    prot: 502
+tags:
+  - name: t1
+    machine: 8
+    connection: rack1
+    intervalMs: fast
+    modbus: { area: holding, address: 10, dataType: float33 }
+store: { path: x.db, batchSize: 0 }
+api: { host: 0.0.0.0, token: hunter2 }
+`;
+  const problems = problemsOf(text);
+  const byPath = new Map(problems.map((p) => [p.path, p]));
+  assert.deepEqual(
+    [...byPath.keys()].sort(),
+    [
+      "api.token",
+      "connections[0].prot",
+      "line.site",
+      "store.batchSize",
+      "tags[0].intervalMs",
+      "tags[0].machine",
+      "tags[0].modbus.dataType",
+    ].sort(),
+  );
+  const unknown = byPath.get("connections[0].prot")!;
+  assert.equal(unknown.line, 9);
+  assert.equal(unknown.column, 5);
+  assert.match(unknown.message, /unknown key 'prot'.*allowed here: .*\bport\b/);
+  const interval = byPath.get("tags[0].intervalMs")!;
+  assert.equal(interval.line, 14);
+  assert.match(interval.message, /expected number, found string "fast"/);
+  assert.match(
+    byPath.get("tags[0].modbus.dataType")!.message,
+    /expected one of .*"float32".*found string "float33"/,
+  );
+  assert.match(byPath.get("tags[0].machine")!.message, /machine 8 is not defined/);
+  assert.match(byPath.get("api.token")!.message, /secrets are never inline, found string "hunter2"/);
+  assert.match(byPath.get("store.batchSize")!.message, /expected >= 1, found number 0/);
+});
+
+test("a missing required key names the key and what is expected", () => {
+  const problems = problemsOf(
+    "version: 1\nline: { enterprise: a, site: b, area: c }\nmachines: []\nstore: { path: x.db }\n",
+  );
+  const messages = problems.map((p) => `${p.path}: ${p.message}`);
+  assert.ok(
+    messages.some((m) => /^line\.name: missing; expected string/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /^machines: expected at least 1 item/.test(m)),
+    messages.join("\n"),
+  );
+});
+
+test("YAML syntax errors and duplicate keys are reported with their position", () => {
+  const problems = problemsOf("version: 1\nline:\n  name: a\n  name: b\n");
+  assert.equal(problems[0]!.line, 4);
+  assert.match(problems[0]!.message, /YAML syntax/);
+});
+
+test("a file from a newer linepilot is refused with the reason", () => {
+  const problems = problemsOf("version: 99\n");
+  assert.match(problems[0]!.message, /newer linepilot/);
+});
+
+test("secret references resolve from env, file (0600 only) and systemd credentials", (t) => {
+  const dir = tempDir(t);
+  const key = writeFile(dir, "key", "s3cret\n");
+  chmodSync(key, 0o600);
+  assert.equal(resolveSecret(`\${file:${key}}`, {}), "s3cret");
+  assert.equal(resolveSecret("${env:LP_TOKEN}", { LP_TOKEN: "abc" }), "abc");
+  assert.equal(resolveSecret("${credential:key}", { CREDENTIALS_DIRECTORY: dir }), "s3cret");
+  chmodSync(key, 0o644);
+  assert.throws(() => resolveSecret(`\${file:${key}}`, {}), /readable by group or others/);
+  const withToken = lineYaml({ storePath: "x.db" }).replace(
+    "api: { host: 127.0.0.1, port: 0 }",
+    'api: { host: 127.0.0.1, port: 0, token: "${env:LP_MISSING}" }',
+  );
+  const problems = problemsOf(withToken);
+  assert.equal(problems[0]!.path, "api.token");
+  assert.match(problems[0]!.message, /environment variable LP_MISSING is not set/);
+});
+
+test("cross references: modbus tags need a modbus block, writable tags need limits", () => {
+  const tags = `  - { name: a, machine: 7, connection: plc, modbus: { area: input, address: 0 }, writable: true }
+  - { name: a, machine: 7, connection: plc }`;
+  const problems = problemsOf(lineYaml({ storePath: "x.db", tags }));
+  const messages = problems.map((p) => `${p.path}: ${p.message}`);
+  assert.ok(messages.includes("tags[0].writable: a Modbus input is read-only"), messages.join("\n"));
+  assert.ok(
+    messages.includes("tags[0].writable: a writable tag needs absolute min and max limits (safety envelope)"),
+  );
+  assert.ok(messages.includes("tags[1].name: duplicate tag name a"));
+  assert.ok(messages.includes("tags[1]: a Modbus tag needs a modbus: {area, address, dataType} block"));
+});
+
+test("linepilot config check exits 2 with the report, and 0 on a valid file", async (t) => {
+  const dir = tempDir(t);
+  const bad = writeFile(
+    dir,
+    "bad.yaml",
+    "version: 1\nline: { enterprise: a, site: b, area: c, name: d, colour: red }\nmachines: []\nstore: { path: x.db }\n",
+  );
+  const res = await runCliToEnd(["config", "check", bad]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /2 errors in the configuration/);
+  assert.match(res.stderr, new RegExp(`${bad}:2:51: line.colour: unknown key 'colour'`));
+  assert.doesNotMatch(res.stderr, /at .*\.js:\d+/, "no stack trace");
+  const good = writeFile(dir, "good.yaml", lineYaml({ storePath: "x.db" }));
+  const ok = await runCliToEnd(["config", "check", good]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /valid \(line acme\/lyon\/assembly\/test-line: 2 machines, 1 connections, 3 tags/);
+  const missing = await runCliToEnd(["config", "check", join(dir, "nope.yaml")]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read the configuration: no such file/);
+});

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** The built CLI: `npm test` builds before it runs the tests, so child-process tests run what ships. */
+export const CLI = join(ROOT, "dist/cli/main.js");
+
+export function tempDir(t: { after(fn: () => void): void }, prefix = "lp-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface Child {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (d) => {
+    out += d;
+  });
+  proc.stderr!.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, stdout: () => out, stderr: () => err, exited };
+}
+
+export async function runCliToEnd(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = runCli(args, env);
+  const { code } = await child.exited;
+  return { code, stdout: child.stdout(), stderr: child.stderr() };
+}
+
+/** A minimal valid line config as YAML text; `extra` is appended at the top level. */
+export function lineYaml(opts: {
+  storePath: string;
+  plcPort?: number;
+  apiPort?: number;
+  extra?: string;
+  tags?: string;
+}): string {
+  return `version: 1
+line: { enterprise: acme, site: lyon, area: assembly, name: test-line }
+machines:
+  - { id: 7, name: Press 7 }
+  - { id: 8, name: Conveyor 8 }
+connections:
+  - { id: plc, protocol: modbus-tcp, host: 127.0.0.1, port: ${opts.plcPort ?? 1}, timeoutMs: 500, backoff: { initialMs: 50, maxMs: 500, jitter: 0.1 } }
+tags:
+${
+  opts.tags ??
+  `  - { name: press7.speed, machine: 7, connection: plc, intervalMs: 50, modbus: { unitId: 1, area: input, address: 0, dataType: float32 } }
+  - { name: press7.motor_temperature, machine: 7, connection: plc, intervalMs: 50, modbus: { unitId: 1, area: input, address: 2, dataType: float32 } }
+  - { name: conveyor8.speed, machine: 8, connection: plc, intervalMs: 50, modbus: { unitId: 2, area: input, address: 0, dataType: float32 } }`
+}
+store: { path: ${JSON.stringify(opts.storePath)}, batchSize: 1000, flushIntervalMs: 200 }
+api: { host: 127.0.0.1, port: ${opts.apiPort ?? 0} }
+logging: { level: info }
+${opts.extra ?? ""}`;
+}
+
+export function writeFile(dir: string, name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
