@@ -3,8 +3,8 @@
  * through it. Components add their routes through `routes` so the API owns no component's state.
  */
 import Fastify, { type FastifyInstance } from "fastify";
-import type { ApiConfig } from "../config/schema.js";
 import type { Logger } from "../common/logger.js";
+import type { ApiConfig } from "../config/schema.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 
 export type RouteRegistrar = (app: FastifyInstance) => void;

@@ -3,7 +3,7 @@
  * backoff with jitter and a cap, retrying forever, including the first connect (node-opcua's
  * connectionStrategy: 1 s initial, 20 s max, 0.1 randomisation).
  */
-import { EventEmitter } from "node:events";
+import type { EventEmitter } from "node:events";
 
 export interface BackoffOptions {
   initialMs: number;

@@ -23,15 +23,14 @@ export function createConnectors(config: LineConfig, deps: ConnectorDeps): Conne
   );
   return config.connections.map((connection) => {
     const tags = config.tags.filter((t) => t.connection === connection.id);
-    switch (connection.protocol) {
-      case "modbus-tcp":
-      case "modbus-rtu":
-        return new ModbusConnector(connection, tags, deps);
-      case "opcua":
-        throw new LinepilotError(
-          "LP_ERR_CONNECTOR",
-          `connection '${connection.id}': the OPC UA connector is not part of this build yet (see issue 3); use Modbus TCP/RTU`,
-        );
-    }
+    if (connection.protocol === "opcua") return unsupported(connection.id);
+    return new ModbusConnector(connection, tags, deps);
   });
+}
+
+function unsupported(id: string): never {
+  throw new LinepilotError(
+    "LP_ERR_CONNECTOR",
+    `connection '${id}': the OPC UA connector is not part of this build yet (see issue 3); use Modbus TCP/RTU`,
+  );
 }

@@ -52,15 +52,19 @@ export class SystemdNotifier {
   #watchdogTimer: NodeJS.Timeout | undefined;
   sent = 0;
 
-  constructor(log: Logger, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    log: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+    transports: readonly ("sd-notify" | "unix-dgram")[] = ["sd-notify", "unix-dgram"],
+  ) {
     this.#log = log;
     const socket = env.NOTIFY_SOCKET;
     let transport: Transport | undefined;
     if (socket !== undefined && socket !== "") {
       const errors: string[] = [];
-      for (const make of [() => sdNotifyTransport(), () => unixDgramTransport(socket)]) {
+      for (const kind of transports) {
         try {
-          transport = make();
+          transport = kind === "sd-notify" ? sdNotifyTransport() : unixDgramTransport(socket);
           break;
         } catch (error) {
           errors.push(errorMessage(error));
@@ -76,6 +80,10 @@ export class SystemdNotifier {
     const usec = Number(env.WATCHDOG_USEC);
     this.#watchdogMs =
       (pid === undefined || Number(pid) === process.pid) && usec > 0 ? Math.floor(usec / 2000) : 0;
+  }
+
+  get transport(): string | undefined {
+    return this.#transport?.kind;
   }
 
   get enabled(): boolean {

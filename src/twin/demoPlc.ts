@@ -46,6 +46,8 @@ export class DemoPlc {
   #timer: NodeJS.Timeout | undefined;
   port = 0;
   requests = 0;
+  /** Registers read per unit id: tests compare what the PLC served with what the store holds. */
+  readonly registerReads = new Map<number, number>();
   speed = 30;
   motorTemperatureC = 25;
   wear = 0;
@@ -103,6 +105,7 @@ export class DemoPlc {
       // An unknown unit or address answers a Modbus exception 2 (illegal data address).
       if (unit === undefined || addr >= REGISTERS_PER_UNIT)
         throw { modbusErrorCode: 2, msg: "illegal data address" };
+      this.registerReads.set(unitID, (this.registerReads.get(unitID) ?? 0) + 1);
       return unit[area][addr]!;
     };
     const vector = {

@@ -38,9 +38,9 @@ export function planReads(
     const m = t.tag.modbus;
     if (m === undefined) continue;
     const key = `${m.unitId}/${m.area}/${t.tag.intervalMs}`;
-    let group = groups.get(key);
-    if (group === undefined) groups.set(key, (group = []));
-    group.push(t);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [t]);
+    else group.push(t);
   }
   const blocks: ReadBlock[] = [];
   for (const group of groups.values()) {

@@ -6,7 +6,9 @@ import { decodeRegisters, encodeRegisters, registerCount } from "../../../src/co
 
 function wire(words: number[]): Buffer {
   const buf = Buffer.alloc(words.length * 2);
-  words.forEach((w, i) => buf.writeUInt16BE(w, i * 2));
+  words.forEach((w, i) => {
+    buf.writeUInt16BE(w, i * 2);
+  });
   return buf;
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import modbusSerial from "modbus-serial";
 import { silentLogger } from "../../../src/common/logger.js";
 import { parseConfig } from "../../../src/config/load.js";
@@ -12,7 +12,7 @@ import { DemoPlc } from "../../../src/twin/demoPlc.js";
 import { lineYaml, tempDir, waitFor } from "../../helpers.js";
 import { freePort, startPtyPair, startPymodbusTcp } from "../../peers/peers.js";
 
-type T = Parameters<Parameters<typeof test>[1] & ((t: never) => unknown)>[0];
+type T = TestContext;
 
 async function connect(t: { after(fn: () => Promise<void> | void): void }, yaml: string) {
   const dir = tempDir(t);
