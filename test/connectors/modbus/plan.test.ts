@@ -26,17 +26,22 @@ function tag(
   };
 }
 
+/** Plans reads for tags given in writer order (the tag index is the position in the list). */
+function plan(tags: TagConfig[], maxRegisters: number, maxGap: number) {
+  return planReads(
+    tags.map((t, index) => ({ tag: t, index })),
+    maxRegisters,
+    maxGap,
+  );
+}
+
 test("adjacent registers of one unit, area and interval are read in one request", () => {
   const tags = [
     tag("a", 1, "holding", 10, "float32"),
     tag("b", 1, "holding", 12, "uint16"),
     tag("c", 1, "holding", 13, "float64"),
   ];
-  const blocks = planReads(
-    tags.map((t, index) => ({ tag: t, index })),
-    125,
-    0,
-  );
+  const blocks = plan(tags, 125, 0);
   assert.equal(blocks.length, 1);
   assert.deepEqual({ start: blocks[0]!.start, count: blocks[0]!.count }, { start: 10, count: 7 });
   assert.deepEqual(
@@ -51,11 +56,7 @@ test("adjacent registers of one unit, area and interval are read in one request"
 
 test("no read exceeds 125 registers; holes up to maxGap are read across, larger ones split", () => {
   const tags = Array.from({ length: 300 }, (_, i) => tag(`t${i}`, 1, "input", i, "uint16"));
-  const blocks = planReads(
-    tags.map((t, index) => ({ tag: t, index })),
-    125,
-    0,
-  );
+  const blocks = plan(tags, 125, 0);
   assert.deepEqual(
     blocks.map((b) => b.count),
     [125, 125, 50],
@@ -65,11 +66,7 @@ test("no read exceeds 125 registers; holes up to maxGap are read across, larger 
     tag("b", 1, "input", 5, "uint16"),
     tag("c", 1, "input", 50, "uint16"),
   ];
-  const split = planReads(
-    gappy.map((t, index) => ({ tag: t, index })),
-    125,
-    8,
-  );
+  const split = plan(gappy, 125, 8);
   assert.deepEqual(
     split.map((b) => [b.start, b.count]),
     [
@@ -87,10 +84,6 @@ test("different units, areas and intervals are never mixed in one request", () =
     tag("d", 1, "input", 1, "uint16", 500),
     tag("e", 1, "coil", 0, "bool"),
   ];
-  const blocks = planReads(
-    tags.map((t, index) => ({ tag: t, index })),
-    125,
-    8,
-  );
+  const blocks = plan(tags, 125, 8);
   assert.equal(blocks.length, 5);
 });
