@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from "commander";
+
 /** Plain-text tables for the technician's terminal: aligned columns, no colours (journald and ssh friendly). */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -22,4 +24,11 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
   if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** Option parser for whole numbers: "abc" or "7.5" is a usage error (exit 2), not a silent NaN. */
+export function parseInteger(value: string): number {
+  if (!/^-?\d+$/.test(value.trim()))
+    throw new InvalidArgumentError(`expected a whole number, found "${value}"`);
+  return Number.parseInt(value, 10);
 }

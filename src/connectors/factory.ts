@@ -5,7 +5,6 @@ import type { LineConfig } from "../config/schema.js";
 import type { SampleWriter } from "../store/sampleWriter.js";
 import type { Store } from "../store/store.js";
 import type { Connector } from "./connector.js";
-import { MachineEventDeriver } from "./machineEvents.js";
 import { ModbusConnector } from "./modbus/modbusConnector.js";
 
 export interface ConnectorDeps {
@@ -15,12 +14,6 @@ export interface ConnectorDeps {
 }
 
 export function createConnectors(config: LineConfig, deps: ConnectorDeps): Connector[] {
-  new MachineEventDeriver(
-    deps.store,
-    deps.writer,
-    config.tags,
-    deps.log.child({ component: "machineEvents" }),
-  );
   return config.connections.map((connection) => {
     const tags = config.tags.filter((t) => t.connection === connection.id);
     if (connection.protocol === "opcua") return unsupported(connection.id);

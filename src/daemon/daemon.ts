@@ -10,6 +10,7 @@ import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
 import type { LineConfig } from "../config/schema.js";
 import { createConnectors } from "../connectors/factory.js";
+import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -65,6 +66,7 @@ export class Daemon {
         new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")),
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
+      new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
       for (const connector of createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }

@@ -58,6 +58,10 @@ export interface MachineEvent {
 export class Store implements Component {
   readonly name = "store";
   #db: Db | undefined;
+  // Statements used once per event or message, prepared once per open handle.
+  #statements:
+    | { event: Database.Statement; outbox: Database.Statement; audit: Database.Statement }
+    | undefined;
   readonly #options: StoreOptions;
   readonly #log: Logger;
 
@@ -91,9 +95,22 @@ export class Store implements Component {
       db.pragma("foreign_keys = ON");
       this.#db = db;
       this.#migrate(db);
+      this.#statements = {
+        event: db.prepare(
+          "INSERT INTO machine_events (machine_id, ts, kind, tag, code, message) VALUES (?, ?, ?, ?, ?, ?)",
+        ),
+        outbox: db.prepare(
+          "INSERT INTO outbox (message_id, class, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+        ),
+        audit: db.prepare(
+          `INSERT INTO ai_decisions_audit (ts, kind, actor, machine_id, tag, model_id, decision, reason, details)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ),
+      };
     } catch (error) {
       this.#db?.close();
       this.#db = undefined;
+      this.#statements = undefined;
       if (error instanceof LinepilotError) throw error;
       throw new LinepilotError(
         "LP_ERR_STORE",
@@ -137,11 +154,17 @@ export class Store implements Component {
     }
     this.#db.close();
     this.#db = undefined;
+    this.#statements = undefined;
   }
 
   health(): ComponentHealth {
     if (this.#db === undefined) return { state: "stopped", details: {} };
     return { state: "ok", details: { path: this.#options.path, ...this.sizes() } };
+  }
+
+  #stmt() {
+    if (this.#statements === undefined) throw new LinepilotError("LP_ERR_STORE", "the store is not open");
+    return this.#statements;
   }
 
   schemaVersion(): number {
@@ -174,11 +197,14 @@ export class Store implements Component {
   }
 
   insertMachineEvent(event: MachineEvent): number {
-    const info = this.db
-      .prepare(
-        "INSERT INTO machine_events (machine_id, ts, kind, tag, code, message) VALUES (?, ?, ?, ?, ?, ?)",
-      )
-      .run(event.machineId, event.ts, event.kind, event.tag ?? null, event.code ?? null, event.message ?? "");
+    const info = this.#stmt().event.run(
+      event.machineId,
+      event.ts,
+      event.kind,
+      event.tag ?? null,
+      event.code ?? null,
+      event.message ?? "",
+    );
     return Number(info.lastInsertRowid);
   }
 
@@ -188,9 +214,7 @@ export class Store implements Component {
    */
   enqueueOutbox(cls: OutboxClass, topic: string, payload: Record<string, unknown>): string {
     const messageId = randomUUID();
-    this.db
-      .prepare("INSERT INTO outbox (message_id, class, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(messageId, cls, topic, JSON.stringify({ ...payload, messageId }), Date.now());
+    this.#stmt().outbox.run(messageId, cls, topic, JSON.stringify({ ...payload, messageId }), Date.now());
     return messageId;
   }
 
@@ -199,22 +223,17 @@ export class Store implements Component {
     const db = this.db;
     return db.transaction(() => {
       const ts = Date.now();
-      const info = db
-        .prepare(
-          `INSERT INTO ai_decisions_audit (ts, kind, actor, machine_id, tag, model_id, decision, reason, details)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          ts,
-          decision.kind,
-          decision.actor,
-          decision.machineId ?? null,
-          decision.tag ?? null,
-          decision.modelId ?? null,
-          decision.decision,
-          decision.reason ?? "",
-          JSON.stringify(decision.details ?? {}),
-        );
+      const info = this.#stmt().audit.run(
+        ts,
+        decision.kind,
+        decision.actor,
+        decision.machineId ?? null,
+        decision.tag ?? null,
+        decision.modelId ?? null,
+        decision.decision,
+        decision.reason ?? "",
+        JSON.stringify(decision.details ?? {}),
+      );
       const id = Number(info.lastInsertRowid);
       this.enqueueOutbox("audit", topic, { version: 1, auditId: id, ts, ...decision });
       return id;

@@ -156,3 +156,9 @@ test("linepilot config check exits 2 with the report, and 0 on a valid file", as
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read the configuration: no such file/);
 });
+
+test("a non-numeric CLI option is a usage error, not a silent empty answer", async () => {
+  const res = await runCliToEnd(["tags", "--api", "http://127.0.0.1:1", "--machine", "abc"]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /expected a whole number, found "abc"/);
+});

@@ -35,15 +35,15 @@ async function setup(t: { after(fn: () => void): void }, opts: { batchSize: numb
 
 test("samples are committed one batch per transaction, not one per sample", async (t) => {
   const { writer, count } = await setup(t, { batchSize: 100 });
-  let commits = 0;
+  let accepted = 0;
   for (let i = 0; i < 99; i++) writer.accept(i % 2, 1_000 + i, i, 0);
   assert.equal(count(), 0, "nothing is committed before the batch is full");
   assert.equal(writer.pending, 99);
   writer.accept(1, 2_000, 1, 0);
   assert.equal(count(), 100, "the full batch is committed at once");
   assert.equal(writer.pending, 0);
-  for (let i = 0; i < 250; i++) if (writer.accept(0, 3_000 + i, i, 0)) commits++;
-  assert.equal(commits, 250);
+  for (let i = 0; i < 250; i++) if (writer.accept(0, 3_000 + i, i, 0)) accepted++;
+  assert.equal(accepted, 250);
   assert.equal(count(), 300);
   await writer.stop();
   assert.equal(count(), 350, "stop() commits the partial batch");

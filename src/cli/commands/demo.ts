@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.js";
 import { DemoPlc } from "../../twin/demoPlc.js";
+import { parseInteger } from "../output.js";
 import { runDaemon } from "./run.js";
 
 export const help = `Runs linepilot on a simulated line with no hardware: starts the demo PLC (Modbus TCP on the
@@ -18,7 +19,7 @@ export function register(program: Command): void {
       "demo configuration",
       fileURLToPath(new URL("../../../config/demo.yaml", import.meta.url)),
     )
-    .option("--seed <n>", "simulation seed", (v) => Number.parseInt(v, 10), 7)
+    .option("--seed <n>", "simulation seed", parseInteger, 7)
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config: string; seed: number }) => {
       const config = loadConfigFile(opts.config);

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { apiBaseUrl, apiGet } from "../apiClient.js";
-import { table } from "../output.js";
+import { parseInteger, table } from "../output.js";
 
 export const help = `Lists every tag's live value with its quality (good, uncertain, bad, none), the
 status code behind a bad value and its age. --machine filters by machine id.`;
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .description("show live tag values with quality and age")
     .option("-c, --config <file>", "find the API from this line's configuration")
     .option("--api <url>", "the daemon's API base URL")
-    .option("-m, --machine <id>", "only this machine's tags", (v) => Number.parseInt(v, 10))
+    .option("-m, --machine <id>", "only this machine's tags", parseInteger)
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config?: string; api?: string; machine?: number; json?: boolean }) => {
