@@ -1,15 +1,18 @@
 /**
  * `npm run bench`: prints figures, asserts nothing. Store insert throughput (batched), the daemon's
- * idle RSS, and Modbus registers/s polled from a local server with the daemon's CPU and RSS.
+ * idle RSS, Modbus registers/s polled from a local server and OPC UA value changes/s ingested from
+ * a local server, each with the daemon's CPU and RSS.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { silentLogger } from "../src/common/logger.js";
 import { SampleWriter } from "../src/store/sampleWriter.js";
 import { Store } from "../src/store/store.js";
 import { DemoPlc } from "../src/twin/demoPlc.js";
+import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
 import { CLI, lineYaml } from "../test/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lp-bench-"));
@@ -99,6 +102,65 @@ async function daemonFigures() {
   return { idle, polling, saturated };
 }
 
+/**
+ * One subscription of 1,000 monitored items sampled every 100 ms, each value changing at every
+ * sample: up to 10,000 value changes/s offered. Counts the rows the daemon commits to SQLite.
+ */
+async function opcuaFigures() {
+  const variables: ServedVariable[] = Array.from({ length: 1_000 }, (_, i) => ({
+    id: `Line.Sensor${i}`,
+    dataType: "Double",
+    read: () => Date.now() / 100 + i,
+  }));
+  const server = new OpcuaPlcServer({ pkiDir: join(dir, "server-pki"), variables, securityModes: ["None"] });
+  await server.start();
+  const store = join(dir, "opcua.db");
+  const tags = variables
+    .map(
+      (v) =>
+        `  - { name: s${v.id.slice(11)}, machine: 7, connection: plc, nodeId: "ns=1;s=${v.id}", intervalMs: 100 }`,
+    )
+    .join("\n");
+  const config = join(dir, "opcua.yaml");
+  writeFileSync(
+    config,
+    lineYaml({ storePath: store, tags }).replace(
+      /connections:\n.*\n/,
+      `connections:\n  - { id: plc, protocol: opcua, endpoint: "${server.endpointUrl}", publishingIntervalMs: 500 }\n`,
+    ),
+  );
+  const proc = spawn(process.execPath, [CLI, "run", "--config", config], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const rows = () => {
+    try {
+      const db = new Database(store, { readonly: true });
+      const n = (db.prepare("SELECT count(*) AS n FROM sensor_data").get() as { n: number }).n;
+      db.close();
+      return n;
+    } catch {
+      return 0;
+    }
+  };
+  for (let i = 0; i < 60 && rows() === 0; i++) await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 3_000));
+  const seconds = 10;
+  const r0 = rows();
+  const s0 = procStats(proc.pid!);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const s1 = procStats(proc.pid!);
+  const r1 = rows();
+  proc.kill("SIGTERM");
+  await new Promise((r) => proc.once("exit", r));
+  await server.stop();
+  return {
+    valueChangesPerSecond: Math.round((r1 - r0) / seconds),
+    offeredPerSecond: 10_000,
+    cpuPercent: +((100 * (s1.cpuS - s0.cpuS)) / seconds).toFixed(1),
+    rssMb: s1.rssMb,
+  };
+}
+
 const results: Record<string, unknown> = {};
 for (const [sync, batch] of [
   ["FULL", 1000],
@@ -108,6 +170,8 @@ for (const [sync, batch] of [
   results[`store insert, synchronous=${sync}, batch ${batch}`] = await storeThroughput(sync, batch, 500_000);
 }
 const daemon = await daemonFigures();
+results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
+  await opcuaFigures();
 results["daemon idle (no tags)"] = { rssMb: daemon.idle.rssMb, cpuPercent: daemon.idle.cpuPercent };
 results["daemon polling 60 float32 tags at 100 ms from a local Modbus TCP server"] = daemon.polling;
 results["daemon polling the same tags at 10 ms (as fast as the bus answers)"] = daemon.saturated;

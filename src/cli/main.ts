@@ -28,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof LinepilotError) {
       console.error(`error ${error.code}: ${error.message}`);
+      if (error.code === "LP_ERR_USAGE") return EXIT.config;
       return error.code === "LP_ERR_API" ? EXIT.unreachable : EXIT.failure;
     }
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);

@@ -86,3 +86,29 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * Waits for `work` to settle, but at most `ms`; true if it settled in time. Used where a peer that
+ * is gone would never answer (closing a session with a dead server). Leaves no timer behind, so a
+ * stopped component does not keep the process alive.
+ */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  let settled = false;
+  try {
+    await Promise.race([
+      work.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      ),
+      sleep(ms, timer.signal),
+    ]);
+  } finally {
+    timer.abort();
+  }
+  return settled;
+}

@@ -112,6 +112,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   for (const c of config.connections) {
     if (c.protocol === "opcua" && c.pkiDir !== undefined && !isAbsolute(c.pkiDir))
       c.pkiDir = resolve(base, c.pkiDir);
+    if (c.protocol === "opcua" && c.auth.type === "certificate" && !isAbsolute(c.auth.certificateFile))
+      c.auth.certificateFile = resolve(base, c.auth.certificateFile);
   }
   return deepFreeze(config);
 }

@@ -297,6 +297,18 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
   const connectionList = list(cfg.connections);
   unique(machineList, "machines");
   unique(connectionList, "connections");
+  connectionList.forEach((c, i) => {
+    if (c.protocol !== "opcua") return;
+    const mode = c.securityMode ?? "None";
+    const policy = c.securityPolicy ?? "None";
+    if (mode === "None" && policy !== "None")
+      issue(["connections", i, "securityPolicy"], "securityMode None goes with securityPolicy None");
+    if (mode !== "None" && policy === "None")
+      issue(
+        ["connections", i, "securityPolicy"],
+        `securityMode ${String(mode)} needs a securityPolicy such as Basic256Sha256`,
+      );
+  });
   const machines = new Set(machineList.map((m) => m.id));
   const connections = new Map(connectionList.map((c) => [c.id, c.protocol]));
   const tagNames = new Set<unknown>();

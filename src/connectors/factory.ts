@@ -1,5 +1,4 @@
 /** Picks the connector implementation for each configured connection (STYLE.md section 2). */
-import { LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig } from "../config/schema.js";
 import type { SampleWriter } from "../store/sampleWriter.js";
@@ -13,17 +12,18 @@ export interface ConnectorDeps {
   log: Logger;
 }
 
-export function createConnectors(config: LineConfig, deps: ConnectorDeps): Connector[] {
-  return config.connections.map((connection) => {
+export async function createConnectors(config: LineConfig, deps: ConnectorDeps): Promise<Connector[]> {
+  const connectors: Connector[] = [];
+  for (const connection of config.connections) {
     const tags = config.tags.filter((t) => t.connection === connection.id);
-    if (connection.protocol === "opcua") return unsupported(connection.id);
-    return new ModbusConnector(connection, tags, deps);
-  });
-}
-
-function unsupported(id: string): never {
-  throw new LinepilotError(
-    "LP_ERR_CONNECTOR",
-    `connection '${id}': the OPC UA connector is not part of this build yet (see issue 3); use Modbus TCP/RTU`,
-  );
+    if (connection.protocol === "opcua") {
+      // node-opcua is loaded only for lines that use it: it is large, and on Node 20 it runs a
+      // multi-second RSA self-test when it loads.
+      const { OpcuaConnector } = await import("./opcua/opcuaConnector.js");
+      connectors.push(new OpcuaConnector(connection, tags, { ...deps, line: config }));
+    } else {
+      connectors.push(new ModbusConnector(connection, tags, deps));
+    }
+  }
+  return connectors;
 }

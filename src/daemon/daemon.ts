@@ -67,7 +67,7 @@ export class Daemon {
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
-      for (const connector of createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
+      for (const connector of await createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }
       const routes: RouteRegistrar[] = [tagsRoute(cfg.tags, this.writer)];

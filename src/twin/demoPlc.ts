@@ -98,6 +98,11 @@ export class DemoPlc {
     this.#setFloat(2, "input", 0, 20 + this.speed * 0.1);
   }
 
+  /** The speed setpoint the PLC holds (holding register 0 of unit 1). */
+  get setpoint(): number {
+    return this.#getFloat(1, "holding", 0);
+  }
+
   async start(): Promise<void> {
     const read = (area: "holding" | "input") => (addr: number, unitID: number) => {
       this.requests++;

@@ -136,6 +136,56 @@ test("cross references: modbus tags need a modbus block, writable tags need limi
   assert.ok(messages.includes("tags[1]: a Modbus tag needs a modbus: {area, address, dataType} block"));
 });
 
+test("OPC UA: security mode and policy must agree, tags need a nodeId, paths are relative to the file", () => {
+  const yaml = lineYaml({
+    storePath: "x.db",
+    tags: `  - { name: a, machine: 7, connection: plc }
+  - { name: b, machine: 7, connection: plc, nodeId: "ns=1;s=B", modbus: { area: input, address: 0 } }`,
+  }).replace(
+    /connections:\n.*\n/,
+    `connections:
+  - { id: plc, protocol: opcua, endpoint: "opc.tcp://10.0.0.5:4840", securityMode: SignAndEncrypt }
+  - { id: plc2, protocol: opcua, endpoint: "opc.tcp://10.0.0.6:4840", securityMode: None, securityPolicy: Basic256Sha256 }
+`,
+  );
+  const messages = problemsOf(yaml).map((p) => `${p.path}: ${p.message}`);
+  assert.ok(
+    messages.includes(
+      "connections[0].securityPolicy: securityMode SignAndEncrypt needs a securityPolicy such as Basic256Sha256",
+    ),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.includes("connections[1].securityPolicy: securityMode None goes with securityPolicy None"),
+  );
+  assert.ok(messages.includes("tags[0]: an OPC UA tag needs nodeId"));
+  assert.ok(messages.includes("tags[1].modbus: connection 'plc' is OPC UA, not Modbus"));
+  const good = parseConfig(
+    lineYaml({
+      storePath: "x.db",
+      tags: `  - { name: a, machine: 7, connection: plc, nodeId: "ns=1;s=A" }`,
+    }).replace(
+      /connections:\n.*\n/,
+      `connections:
+  - id: plc
+    protocol: opcua
+    endpoint: "opc.tcp://10.0.0.5:4840"
+    securityMode: Sign
+    securityPolicy: Basic256Sha256
+    pkiDir: pki
+    auth: { type: certificate, certificateFile: certs/user.pem, privateKey: "\${env:KEY}" }
+`,
+    ),
+    "/etc/linepilot/line1.yaml",
+    { checkSecrets: false },
+  );
+  const c = good.connections[0]!;
+  assert.equal(c.protocol, "opcua");
+  if (c.protocol !== "opcua" || c.auth.type !== "certificate") return assert.fail("an OPC UA connection");
+  assert.equal(c.pkiDir, "/etc/linepilot/pki");
+  assert.equal(c.auth.certificateFile, "/etc/linepilot/certs/user.pem");
+});
+
 test("linepilot config check exits 2 with the report, and 0 on a valid file", async (t) => {
   const dir = tempDir(t);
   const bad = writeFile(

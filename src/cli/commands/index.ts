@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
+import * as pki from "./pki.js";
 import * as run from "./run.js";
 import * as status from "./status.js";
 import * as tags from "./tags.js";
@@ -14,5 +15,6 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   configCheck,
   status,
   tags,
+  pki,
   demo,
 ];

@@ -6,13 +6,20 @@
  */
 import { EventEmitter } from "node:events";
 import modbusSerial from "modbus-serial";
-import { Backoff, connectWithBackoff, type ReconnectEvents, sleep } from "../../common/backoff.js";
+import {
+  Backoff,
+  connectWithBackoff,
+  type ReconnectEvents,
+  settleWithin,
+  sleep,
+} from "../../common/backoff.js";
 import { errorMessage, LinepilotError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ModbusConnectionConfig, TagConfig } from "../../config/schema.js";
 import type { ComponentHealth } from "../../daemon/component.js";
 import type { SampleWriter } from "../../store/sampleWriter.js";
 import type { Store } from "../../store/store.js";
+import { ConnectionEvents } from "../connectionEvents.js";
 import { type Connector, ConnectorStats, type WriteResult } from "../connector.js";
 import { STATUS } from "../quality.js";
 import { decodeRegisters, encodeRegisters, registerCount } from "./codec.js";
@@ -52,7 +59,7 @@ export class ModbusConnector implements Connector {
   #loop: Promise<void> | undefined;
   #bus: Promise<unknown> = Promise.resolve();
   #connected = false;
-  #disconnectedAt: number | null = null;
+  readonly #gaps: ConnectionEvents;
   reads = 0;
   registersRead = 0;
 
@@ -63,6 +70,7 @@ export class ModbusConnector implements Connector {
     this.protocol = cfg.protocol;
     this.name = `modbus:${cfg.id}`;
     this.#log = deps.log.child({ component: this.name });
+    this.#gaps = new ConnectionEvents(tags, deps.store, this.#log, this.#target());
   }
 
   get connected(): boolean {
@@ -143,43 +151,30 @@ export class ModbusConnector implements Connector {
     const client = this.#client;
     this.#client = undefined;
     if (client === undefined) return;
-    await new Promise<void>((resolve) => {
-      try {
-        client.close(() => resolve());
-      } catch {
-        resolve();
-      }
-      setTimeout(resolve, 500);
-    });
+    await settleWithin(
+      new Promise<void>((resolve) => {
+        try {
+          client.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      }),
+      500,
+    );
   }
 
   #onConnected(): void {
     this.#connected = true;
     this.#log.info({ target: this.#target() }, "modbus connected");
-    if (this.#disconnectedAt !== null)
-      this.#recordConnectionEvent("connection_restored", this.#disconnectedAt);
-    this.#disconnectedAt = null;
+    this.#gaps.restored();
   }
 
   #onDisconnected(): void {
     this.#connected = false;
-    this.#disconnectedAt = Date.now();
     this.#log.warn({ target: this.#target() }, "modbus connection lost");
     const now = Date.now();
     for (const b of this.#blocks) this.#badBlock(b, now, STATUS.BadNotConnected);
-    this.#recordConnectionEvent("connection_lost", null);
-  }
-
-  #recordConnectionEvent(kind: string, since: number | null): void {
-    const machines = new Set(this.#tags.map((t) => t.machine));
-    const message =
-      since === null ? `lost ${this.#target()}` : `restored ${this.#target()} after ${Date.now() - since} ms`;
-    try {
-      for (const machineId of machines)
-        this.#deps.store.insertMachineEvent({ machineId, ts: Date.now(), kind, message });
-    } catch (error) {
-      this.#log.error({ err: errorMessage(error) }, "connection event could not be stored");
-    }
+    this.#gaps.lost(this.#stats.lastError ?? "connection closed");
   }
 
   #target(): string {

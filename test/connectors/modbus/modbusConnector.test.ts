@@ -2,55 +2,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import modbusSerial from "modbus-serial";
-import { silentLogger } from "../../../src/common/logger.js";
-import { parseConfig } from "../../../src/config/load.js";
-import { ModbusConnector } from "../../../src/connectors/modbus/modbusConnector.js";
+import type { ModbusConnector } from "../../../src/connectors/modbus/modbusConnector.js";
 import { STATUS } from "../../../src/connectors/quality.js";
-import { SampleWriter } from "../../../src/store/sampleWriter.js";
-import { Store } from "../../../src/store/store.js";
 import { DemoPlc } from "../../../src/twin/demoPlc.js";
 import { lineYaml, tempDir, waitFor } from "../../helpers.js";
 import { freePort, startPtyPair, startPymodbusTcp } from "../../peers/peers.js";
+import { startConnector } from "../harness.js";
 
 type T = TestContext;
 
-async function connect(t: { after(fn: () => Promise<void> | void): void }, yaml: string) {
-  const dir = tempDir(t);
-  const cfg = parseConfig(
-    yaml.replace('"x.db"', JSON.stringify(join(dir, "line.db"))),
-    join(dir, "line.yaml"),
-  );
-  const store = new Store(cfg.store, silentLogger());
-  store.open();
-  const rows = store.syncTags(cfg.tags);
-  const writer = new SampleWriter(
-    store,
-    cfg.tags.map((tg) => ({
-      id: rows.get(tg.name)!.id,
-      name: tg.name,
-      machineId: tg.machine,
-      deadband: tg.deadband,
-    })),
-    cfg.store,
-    silentLogger(),
-  );
-  await writer.start();
-  const connector = new ModbusConnector(cfg.connections[0] as never, cfg.tags, {
-    writer,
-    store,
-    log: silentLogger(),
-  });
-  await connector.start();
-  t.after(async () => {
-    await connector.stop();
-    await writer.stop();
-    store.close();
-  });
-  const latest = (name: string) => {
-    const i = writer.tagIndex(name);
-    return { value: writer.latestValue[i]!, status: writer.latestStatus[i]!, ts: writer.latestTs[i]! };
-  };
-  return { cfg, store, writer, connector, latest };
+function connect(t: { after(fn: () => Promise<void> | void): void }, yaml: string) {
+  return startConnector<ModbusConnector>(t, yaml);
 }
 
 const pymodbusTags = `  - { name: big_float, machine: 7, connection: plc, intervalMs: 50, modbus: { area: holding, address: 0, dataType: float32 } }
