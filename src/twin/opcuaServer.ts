@@ -38,6 +38,8 @@ export interface OpcuaPlcServerOptions {
   /** username -> password; when set, these logins are accepted. */
   users?: Record<string, string>;
   allowAnonymous?: boolean;
+  /** Accept X.509 user logins whose certificate is in <pkiDir>/users/trusted/certs. */
+  userCertificates?: boolean;
   /** A simulator accepts any client certificate; a test of trust may set this false. */
   acceptClientCertificates?: boolean;
   variables: readonly ServedVariable[];
@@ -67,6 +69,11 @@ export class OpcuaPlcServer {
     return join(this.#options.pkiDir, "own", "certs", "certificate.pem");
   }
 
+  /** Where a user certificate must be for an X.509 login to be accepted. */
+  get trustedUserCertificatesDir(): string {
+    return join(this.#options.pkiDir, "users", "trusted", "certs");
+  }
+
   /** Serves `id` with this status (e.g. a Bad sensor) until cleared with 0. */
   setStatus(id: string, status: number): void {
     if (status === 0) this.#status.delete(id);
@@ -80,12 +87,20 @@ export class OpcuaPlcServer {
       automaticallyAcceptUnknownCertificate: o.acceptClientCertificates ?? true,
     });
     await certificateManager.initialize();
+    const userCertificateManager = o.userCertificates
+      ? new OPCUACertificateManager({
+          rootFolder: join(o.pkiDir, "users"),
+          automaticallyAcceptUnknownCertificate: false,
+        })
+      : undefined;
+    await userCertificateManager?.initialize();
     const modes = o.securityModes ?? ["None", "SignAndEncrypt"];
     const users = o.users;
     const server = new OPCUAServer({
       hostname: o.host ?? "127.0.0.1",
       port: this.#port === 0 ? (o.port ?? 0) : this.#port, // a restart comes back on the same port
       serverCertificateManager: certificateManager,
+      ...(userCertificateManager === undefined ? {} : { userCertificateManager }),
       certificateFile: this.certificateFile,
       privateKeyFile: join(o.pkiDir, "own", "private", "private_key.pem"),
       securityModes: modes.map((m) => MessageSecurityMode[m]),

@@ -25,7 +25,7 @@ import {
   type UserIdentityInfo,
   UserTokenType,
 } from "node-opcua-client";
-import { convertPEMtoDER, readCertificate } from "node-opcua-crypto";
+import { readCertificate } from "node-opcua-crypto";
 import { Backoff, connectWithBackoff, type ReconnectEvents, settleWithin } from "../../common/backoff.js";
 import { errorMessage, LinepilotError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
@@ -281,7 +281,7 @@ export class OpcuaConnector implements Connector {
       return {
         type: UserTokenType.Certificate,
         certificateData: readCertificate(auth.certificateFile),
-        privateKey: convertPEMtoDER(resolveSecret(auth.privateKey)) as never,
+        privateKey: resolveSecret(auth.privateKey), // PEM text
       };
     return { type: UserTokenType.Anonymous };
   }

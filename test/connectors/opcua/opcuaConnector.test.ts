@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, readdirSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import type { OpcuaConnector } from "../../../src/connectors/opcua/opcuaConnector.js";
@@ -265,4 +265,44 @@ test("an unreachable OPC UA server at start is retried; a wrong password is name
     throw new Error(`${e.message}: ${String(connector.health().details.lastError)}`);
   });
   assert.equal(connector.connected, false);
+});
+
+test("an X.509 user certificate login from the YAML (certificate file and a 0600 key file)", async (t) => {
+  const dir = tempDir(t);
+  const { server } = await startServer(t, dir, {
+    securityModes: ["SignAndEncrypt"],
+    users: {},
+    allowAnonymous: false,
+    userCertificates: true,
+  });
+  // The operator's user certificate, made like any OPC UA certificate, and trusted by the server.
+  const { Pki } = await import("../../../src/connectors/opcua/pki.js");
+  const user = new Pki(join(dir, "user"));
+  await user.initialize("urn:acme:operator", "operator");
+  await user.dispose();
+  chmodSync(user.ownPrivateKeyFile, 0o600);
+  copyFileSync(user.ownCertificateFile, join(server.trustedUserCertificatesDir, "operator.pem"));
+  const pkiDir = join(dir, "pki");
+  const gateway = new Pki(pkiDir);
+  await gateway.initialize("urn:test", "test-line");
+  await gateway.dispose();
+  trustServer(server, pkiDir);
+  const { connector, latest } = await startConnector<OpcuaConnector>(
+    t,
+    opcuaYaml({
+      endpoint: server.endpointUrl,
+      pkiDir,
+      security: "securityMode: SignAndEncrypt\n    securityPolicy: Basic256Sha256",
+      auth: `auth: { type: certificate, certificateFile: ${JSON.stringify(user.ownCertificateFile)}, privateKey: "\${file:${user.ownPrivateKeyFile}}" }`,
+    }),
+    dir,
+  );
+  await waitFor(
+    () => connector.connected && latest("temp").ts > 0,
+    20_000,
+    "samples over an X.509 login",
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}: ${String(connector.health().details.lastError)}`);
+  });
+  assert.equal(latest("temp").status, STATUS.Good);
 });
