@@ -32,3 +32,21 @@ export function parseInteger(value: string): number {
     throw new InvalidArgumentError(`expected a whole number, found "${value}"`);
   return Number.parseInt(value, 10);
 }
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Option parser for durations: "90s", "15m", "8h", "30d", "2w" (milliseconds out). */
+export function parseDuration(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)\s*$/.exec(value);
+  if (m === null || Number(m[1]) <= 0)
+    throw new InvalidArgumentError(`expected a duration such as 90s, 15m, 8h, 30d, found "${value}"`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
+}

@@ -4,6 +4,7 @@
  * error messages. `linepilot config check` and the daemon both validate with it.
  */
 import { z } from "zod";
+import { SIGNALS } from "../twin/machine.js";
 
 /** The newest config file version this build reads. Older versions are migrated in memory by load.ts. */
 export const CONFIG_VERSION = 1;
@@ -202,6 +203,12 @@ const tag = z.strictObject({
   min: z.number().optional().describe("Absolute minimum for writes (safety envelope)"),
   max: z.number().optional().describe("Absolute maximum for writes (safety envelope)"),
   events: machineEvents.optional(),
+  role: z
+    .enum(SIGNALS)
+    .optional()
+    .describe(
+      "What the tag measures, in the digital twin's words (speed, process_temperature, piece_count, ...): used by calibration, what-if scenarios and the simulated PLC",
+    ),
 });
 
 // ---- Store, API, logging, daemon ----

@@ -4,6 +4,7 @@
  * try/catch and time budget, so one that hangs cannot keep the others from flushing.
  */
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
+import { simulateRoute } from "../api/simulateRoute.js";
 import { tagsRoute } from "../api/tagsRoute.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
@@ -70,7 +71,7 @@ export class Daemon {
       for (const connector of await createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }
-      const routes: RouteRegistrar[] = [tagsRoute(cfg.tags, this.writer)];
+      const routes: RouteRegistrar[] = [tagsRoute(cfg.tags, this.writer), simulateRoute(cfg)];
       this.api = await this.#startComponent(
         new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")),
       );

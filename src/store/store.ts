@@ -55,6 +55,20 @@ export interface MachineEvent {
   message?: string;
 }
 
+export interface MaintenanceRecord {
+  machineId: number;
+  workOrder?: string;
+  startedAt: number;
+  completedAt: number;
+  downtimeMin: number;
+  /** A repair after a failure (1) or planned maintenance (0): failures label the learning data. */
+  failure: boolean;
+  parts?: string[];
+  technician?: string;
+  notes?: string;
+  source: "cli" | "plant" | "twin";
+}
+
 export class Store implements Component {
   readonly name = "store";
   #db: Db | undefined;
@@ -212,6 +226,28 @@ export class Store implements Component {
    * Puts a message for the plant in the outbox. Callers that record something (an alert, an audit
    * record) call this inside the same transaction, so a record never exists without its message.
    */
+  insertMaintenanceRecord(r: MaintenanceRecord): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO maintenance_records (machine_id, work_order, started_at, completed_at, downtime_min, failure,
+           parts, technician, notes, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        r.machineId,
+        r.workOrder ?? null,
+        r.startedAt,
+        r.completedAt,
+        r.downtimeMin,
+        r.failure ? 1 : 0,
+        JSON.stringify(r.parts ?? []),
+        r.technician ?? null,
+        r.notes ?? "",
+        r.source,
+        Date.now(),
+      );
+    return Number(info.lastInsertRowid);
+  }
+
   enqueueOutbox(cls: OutboxClass, topic: string, payload: Record<string, unknown>): string {
     const messageId = randomUUID();
     this.#stmt().outbox.run(messageId, cls, topic, JSON.stringify({ ...payload, messageId }), Date.now());

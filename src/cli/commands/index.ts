@@ -5,8 +5,10 @@
 import type { Command } from "commander";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
+import * as generate from "./generate.js";
 import * as pki from "./pki.js";
 import * as run from "./run.js";
+import * as simulate from "./simulate.js";
 import * as status from "./status.js";
 import * as tags from "./tags.js";
 
@@ -16,5 +18,7 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   status,
   tags,
   pki,
+  simulate,
+  generate,
   demo,
 ];

@@ -1,0 +1,224 @@
+/**
+ * Fast-forwards the line twin and writes what a real line's gateway would have buffered:
+ * telemetry per tag, machine events (faults, repairs), and maintenance records — to a store file
+ * (the same SQLite schema the daemon writes) or to CSV. For training, tests and calibration.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { silentLogger } from "../common/logger.js";
+import { SampleWriter } from "../store/sampleWriter.js";
+import { Store } from "../store/store.js";
+import { LineTwin } from "./line.js";
+import { mulberry32, type Signal } from "./machine.js";
+
+/** The signals a line's gateway records per machine (the bearing's wear is hidden, as on a real line). */
+export const RECORDED_SIGNALS: readonly Signal[] = [
+  "speed_setpoint",
+  "speed",
+  "temperature_setpoint",
+  "process_temperature",
+  "pressure_setpoint",
+  "pressure",
+  "motor_temperature",
+  "motor_current",
+  "voltage",
+  "vibration_rms",
+  "running_hours",
+  "piece_count",
+  "good_count",
+  "scrap_count",
+  "energy_kwh",
+  "state",
+];
+
+const UNITS: Partial<Record<Signal, string>> = {
+  speed_setpoint: "spm",
+  speed: "spm",
+  temperature_setpoint: "degC",
+  process_temperature: "degC",
+  pressure_setpoint: "bar",
+  pressure: "bar",
+  motor_temperature: "degC",
+  motor_current: "A",
+  voltage: "V",
+  vibration_rms: "mm/s",
+  running_hours: "h",
+  piece_count: "pieces",
+  good_count: "pieces",
+  scrap_count: "pieces",
+  energy_kwh: "kWh",
+};
+
+/** Generated tags are named m<machine>.<signal>, which is how calibration finds them again. */
+export function generatedTagName(machineId: number, signal: Signal): string {
+  return `m${machineId}.${signal}`;
+}
+
+export interface GenerateOptions {
+  machineIds: readonly number[];
+  durationS: number;
+  /** Seconds between recorded samples (and simulation steps). */
+  intervalS: number;
+  seed: number;
+  out: string;
+  format: "store" | "csv";
+  startTs?: number;
+  /**
+   * Setpoint changes over time, so the history covers the process window and calibration has
+   * something to fit: each machine's operator moves speed, temperature and pressure every few hours.
+   */
+  varySetpoints?: boolean;
+  onProgress?: (doneS: number) => void;
+}
+
+export interface GenerateSummary {
+  samples: number;
+  failures: number;
+  maintenance: number;
+  events: number;
+  simulatedHours: number;
+  tags: number;
+}
+
+export async function generateHistory(o: GenerateOptions): Promise<GenerateSummary> {
+  const startTs = o.startTs ?? Date.UTC(2026, 0, 5);
+  const twin = new LineTwin({ machineIds: o.machineIds, seed: o.seed, startTs });
+  const tags = o.machineIds.flatMap((machine) =>
+    RECORDED_SIGNALS.map((signal) => ({
+      name: generatedTagName(machine, signal),
+      machine,
+      signal,
+      unit: UNITS[signal] ?? "",
+    })),
+  );
+  const sink = o.format === "store" ? await storeSink(o.out, tags) : csvSink(o.out, tags);
+  const random = mulberry32(o.seed ^ 0x5bd1e995); // the operators' choices, apart from the machines' own randomness
+  const summary: GenerateSummary = {
+    samples: 0,
+    failures: 0,
+    maintenance: 0,
+    events: 0,
+    simulatedHours: o.durationS / 3600,
+    tags: tags.length,
+  };
+  const nextChange = new Map<number, number>(o.machineIds.map((id) => [id, 0]));
+  const steps = Math.floor(o.durationS / o.intervalS);
+  for (let step = 1; step <= steps; step++) {
+    if (o.varySetpoints !== false) {
+      for (const [id, m] of twin.machines) {
+        if (step * o.intervalS < nextChange.get(id)!) continue;
+        // An operator's choice: mostly near nominal, sometimes outside the window.
+        m.setSetpoint("speed_setpoint", 20 + random() * 22);
+        m.setSetpoint("temperature_setpoint", 166 + random() * 32);
+        m.setSetpoint("pressure_setpoint", 4.8 + random() * 2.4);
+        nextChange.set(id, step * o.intervalS + 3_600 * (2 + random() * 6));
+      }
+    }
+    for (const e of twin.step(o.intervalS)) {
+      summary.events++;
+      if (e.kind === "failure") summary.failures++;
+      if (e.kind === "maintenance_completed") summary.maintenance++;
+      sink.event(e.machineId, e.ts, e.kind, e.message, e.downtimeMin);
+    }
+    const ts = twin.now;
+    for (let i = 0; i < tags.length; i++) {
+      const tag = tags[i]!;
+      sink.sample(i, ts, twin.machine(tag.machine).read(tag.signal));
+    }
+    summary.samples += tags.length;
+    if (step % 1_000 === 0) o.onProgress?.(step * o.intervalS);
+  }
+  o.onProgress?.(steps * o.intervalS);
+  await sink.close();
+  return summary;
+}
+
+interface Sink {
+  sample(tagIndex: number, ts: number, value: number): void;
+  event(machineId: number, ts: number, kind: string, message: string, downtimeMin?: number): void;
+  close(): Promise<void>;
+}
+
+async function storeSink(
+  path: string,
+  tags: { name: string; machine: number; unit: string }[],
+): Promise<Sink> {
+  const store = new Store({ path, synchronous: "NORMAL" }, silentLogger());
+  store.open();
+  const rows = store.syncTags(tags);
+  const batchSize = 20_000;
+  const writer = new SampleWriter(
+    store,
+    tags.map((t) => ({ id: rows.get(t.name)!.id, name: t.name, machineId: t.machine, deadband: 0 })),
+    { batchSize, flushIntervalMs: 60_000 },
+    silentLogger(),
+  );
+  // Bulk load: building the (tag, time) index once at the end is several times faster than
+  // keeping it up to date row by row. The schema is the same afterwards.
+  const indexSql = (
+    store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'sensor_data_tag_ts'").get() as {
+      sql: string;
+    }
+  ).sql;
+  store.db.exec("DROP INDEX sensor_data_tag_ts");
+  await writer.start();
+  const started = new Map<number, number>();
+  let workOrders = 0;
+  return {
+    sample(tagIndex, ts, value) {
+      // accept() commits a full batch itself; a refused sample would be a lost one, so say so.
+      if (!writer.accept(tagIndex, ts, value, 0)) throw new Error(`the store ${path} refused samples`);
+    },
+    event(machineId, ts, kind, message, downtimeMin) {
+      store.insertMachineEvent({ machineId, ts, kind: kind === "failure" ? "fault" : kind, message });
+      if (kind === "maintenance_started") started.set(machineId, ts);
+      if (kind === "maintenance_completed") {
+        store.insertMaintenanceRecord({
+          machineId,
+          workOrder: `WO-${machineId}-${++workOrders}`,
+          startedAt: started.get(machineId) ?? ts,
+          completedAt: ts,
+          downtimeMin: downtimeMin ?? 0,
+          failure: true,
+          parts: ["bearing"],
+          notes: message,
+          source: "twin",
+        });
+      }
+    },
+    async close() {
+      await writer.stop();
+      store.db.exec(indexSql);
+      store.close();
+    },
+  };
+}
+
+/** CSV by synchronous 1 MB writes: the generator is one tight loop, and this keeps memory flat. */
+function csvSink(path: string, tags: { name: string; machine: number }[]): Sink {
+  const telemetry = openSync(path, "w");
+  const events = openSync(`${path.replace(/\.csv$/i, "")}.events.csv`, "w");
+  writeSync(telemetry, "ts,machine,tag,value\n");
+  writeSync(events, "ts,machine,kind,downtime_min,message\n");
+  let buffer = "";
+  return {
+    sample(tagIndex, ts, value) {
+      const tag = tags[tagIndex]!;
+      buffer += `${ts},${tag.machine},${tag.name},${value}\n`;
+      if (buffer.length > 1 << 20) {
+        writeSync(telemetry, buffer);
+        buffer = "";
+      }
+    },
+    event(machineId, ts, kind, message, downtimeMin) {
+      writeSync(
+        events,
+        `${ts},${machineId},${kind},${downtimeMin ?? ""},"${message.replaceAll('"', '""')}"\n`,
+      );
+    },
+    async close() {
+      writeSync(telemetry, buffer);
+      closeSync(telemetry);
+      closeSync(events);
+    },
+  };
+}
