@@ -38,5 +38,5 @@ export async function main(argv: string[]): Promise<number> {
 
 const code = await main(process.argv);
 // `run` keeps the process alive through its servers; every other command ends here.
-const longRunning = ["run", "demo"].includes(process.argv[2] ?? "");
+const longRunning = ["run", "demo", "sim-plc"].includes(process.argv[2] ?? "");
 if (code !== EXIT.ok || !longRunning) process.exitCode = code;

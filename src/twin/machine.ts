@@ -151,9 +151,12 @@ export class MachineTwin {
     this.params = { ...DEFAULT_PARAMS, ...options.params };
     this.#random = mulberry32(options.seed * 7919 + options.id);
     this.#ambient = options.ambientC ?? 25;
+    // A line in production, warmed up: actuals at their setpoints.
     this.speedSetpoint = this.params.nominalSpeed;
-    this.processTemperature = this.#ambient;
-    this.motorTemperature = this.#ambient;
+    this.speed = this.speedSetpoint;
+    this.processTemperature = this.temperatureSetpoint;
+    this.pressure = this.pressureSetpoint;
+    this.motorTemperature = this.#ambient + 30;
     this.waveform = new Float64Array(options.waveformSamples ?? 1024);
     this.waveformRateHz = options.waveformRateHz ?? 2_560;
   }

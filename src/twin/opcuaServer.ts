@@ -17,12 +17,16 @@ import {
 import { OPCUAServer } from "node-opcua-server";
 import { getStatusCodeFromCode } from "node-opcua-status-code";
 
+/** OPC UA BadSensorFailure. */
+const BAD_SENSOR_FAILURE = 0x808d0000;
+
 export type ServedDataType = "Boolean" | "Int16" | "UInt16" | "Int32" | "UInt32" | "Float" | "Double";
 
 export interface ServedVariable {
   /** String identifier in the server's namespace (ns=1), e.g. Press7.MotorTemp. */
   id: string;
   dataType: ServedDataType;
+  /** NaN is served as BadSensorFailure (a failed sensor). */
   read(): number;
   /** Present for setpoints: a write from a client lands here. */
   write?(value: number): void;
@@ -132,12 +136,12 @@ export class OpcuaPlcServer {
         value: {
           timestamped_get: () => {
             const status = this.#status.get(v.id);
-            if (status !== undefined)
+            const raw = status === undefined ? v.read() : Number.NaN;
+            if (status !== undefined || Number.isNaN(raw))
               return new DataValue({
-                statusCode: getStatusCodeFromCode(status),
+                statusCode: getStatusCodeFromCode(status ?? BAD_SENSOR_FAILURE),
                 sourceTimestamp: new Date(),
               });
-            const raw = v.read();
             return new DataValue({
               value: new Variant({ dataType, value: dataType === DataType.Boolean ? raw !== 0 : raw }),
               sourceTimestamp: new Date(),

@@ -1,13 +1,14 @@
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.js";
-import { DemoPlc } from "../../twin/demoPlc.js";
 import { parseInteger } from "../output.js";
 import { runDaemon } from "./run.js";
+import { startSimPlc } from "./simPlc.js";
 
-export const help = `Runs linepilot on a simulated line with no hardware: starts the demo PLC (Modbus TCP on the
-port the demo config names) and the daemon on config/demo.yaml. In a second terminal:
-  linepilot status     linepilot tags
+export const help = `Runs linepilot on a simulated line with no hardware: starts the simulated PLC (the digital
+twin served over OPC UA and Modbus TCP, as config/demo.yaml describes) and the daemon on the same
+file. In a second terminal:
+  linepilot status     linepilot tags     linepilot simulate --config config/demo.yaml --scenario "speed +15%"
 Stop with Ctrl-C.`;
 
 export function register(program: Command): void {
@@ -20,18 +21,12 @@ export function register(program: Command): void {
       fileURLToPath(new URL("../../../config/demo.yaml", import.meta.url)),
     )
     .option("--seed <n>", "simulation seed", parseInteger, 7)
+    .option("--accel <factor>", "simulated seconds per real second", parseInteger, 10)
     .addHelpText("after", `\n${help}`)
-    .action(async (opts: { config: string; seed: number }) => {
+    .action(async (opts: { config: string; seed: number; accel: number }) => {
       const config = loadConfigFile(opts.config);
-      const plcConnection = config.connections.find((c) => c.protocol === "modbus-tcp");
-      const plc = new DemoPlc({
-        port: plcConnection?.protocol === "modbus-tcp" ? plcConnection.port : 0,
-        seed: opts.seed,
-      });
-      await plc.start();
-      console.error(
-        `demo PLC serving Modbus TCP on 127.0.0.1:${plc.port}; daemon API on http://${config.api.host}:${config.api.port}`,
-      );
+      await startSimPlc(config, { seed: opts.seed, acceleration: opts.accel });
+      console.error(`daemon API on http://${config.api.host}:${config.api.port}`);
       console.error("try: npx linepilot status   npx linepilot tags   (Ctrl-C stops)");
       await runDaemon(config);
     });

@@ -8,6 +8,7 @@ import * as demo from "./demo.js";
 import * as generate from "./generate.js";
 import * as pki from "./pki.js";
 import * as run from "./run.js";
+import * as simPlc from "./simPlc.js";
 import * as simulate from "./simulate.js";
 import * as status from "./status.js";
 import * as tags from "./tags.js";
@@ -19,6 +20,7 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   tags,
   pki,
   simulate,
+  simPlc,
   generate,
   demo,
 ];
