@@ -11,6 +11,7 @@ export const STATUS = {
   BadDataEncodingInvalid: 0x80380000,
   BadNotConnected: 0x808a0000,
   BadDeviceFailure: 0x808b0000,
+  BadSensorFailure: 0x808d0000,
   BadOutOfRange: 0x803c0000,
 } as const;
 

@@ -65,7 +65,7 @@ type ModbusServer =
   | InstanceType<typeof modbusSerial.ServerTCP>
   | InstanceType<typeof modbusSerial.ServerSerial>;
 
-/** Modbus exception 4, Server Device Failure: what a PLC answers for a failed sensor input. */
+/** Modbus exception 4, Server Device Failure: what a PLC answers for a failed integer input. */
 const DEVICE_FAILURE = { modbusErrorCode: 4, msg: "sensor failure (simulated dropout)" };
 
 export class SimPlc {
@@ -242,6 +242,7 @@ export class SimPlc {
       modbusTags.some((t) => {
         const m = t.modbus!;
         if (m.unitId !== id || m.area !== area || this.#faults.get(t.name) !== "dropout") return false;
+        if (m.dataType === "float32" || m.dataType === "float64") return false; // served as NaN, see #render
         return address >= m.address && address < m.address + registerCount(m.dataType);
       });
     type Cb = (err: unknown, value?: number | boolean) => void;
@@ -311,7 +312,9 @@ export class SimPlc {
       const m = t.modbus!;
       const u = units.get(m.unitId)!;
       const v = this.value(t);
-      if (Number.isNaN(v)) continue; // a dropout answers with an exception, see dropped()
+      // A failed analog input reads NaN, as many PLCs report it; an integer one answers with an
+      // exception instead (see dropped()), which fails the whole request it is part of.
+      if (Number.isNaN(v) && m.dataType !== "float32" && m.dataType !== "float64") continue;
       const raw = (v - t.offset) / t.scale;
       if (m.area === "coil" || m.area === "discrete") {
         u[m.area][m.address] = raw !== 0 ? 1 : 0;

@@ -251,7 +251,9 @@ export class ModbusConnector implements Connector {
           const m = item.tag.modbus!;
           raw = decodeRegisters(buffer!, item.offset * 2, m.dataType, m.wordOrder, m.byteOrder, m.bit);
         }
-        writer.accept(item.index, now, raw * item.tag.scale + item.tag.offset, STATUS.Good);
+        // A PLC reports a failed analog input as NaN: a bad sample, not a Good one without a value.
+        if (Number.isNaN(raw)) writer.accept(item.index, now, raw, STATUS.BadSensorFailure);
+        else writer.accept(item.index, now, raw * item.tag.scale + item.tag.offset, STATUS.Good);
       }
       this.#stats.samples += block.items.length;
       return "ok";
