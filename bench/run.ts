@@ -12,6 +12,7 @@ import { silentLogger } from "../src/common/logger.js";
 import { SampleWriter } from "../src/store/sampleWriter.js";
 import { Store } from "../src/store/store.js";
 import { DemoPlc } from "../src/twin/demoPlc.js";
+import { generateHistory } from "../src/twin/generate.js";
 import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
 import { CLI, lineYaml } from "../test/helpers.js";
 
@@ -168,6 +169,22 @@ for (const [sync, batch] of [
   ["FULL", 100],
 ] as const) {
   results[`store insert, synchronous=${sync}, batch ${batch}`] = await storeThroughput(sync, batch, 500_000);
+}
+{
+  const started = Date.now();
+  const summary = await generateHistory({
+    machineIds: [1, 2, 3, 4, 5],
+    durationS: 30 * 86_400,
+    intervalS: 60,
+    seed: 1,
+    out: join(dir, "history.db"),
+    format: "store",
+  });
+  results["twin history, 30 days x 5 machines at 60 s"] = {
+    seconds: +((Date.now() - started) / 1000).toFixed(1),
+    samples: summary.samples,
+    failures: summary.failures,
+  };
 }
 const daemon = await daemonFigures();
 results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
