@@ -2,23 +2,14 @@
  * A small simulated PLC for the demo and the tests: a press and a conveyor served over Modbus TCP
  * (modbus-serial's server). Speed follows its writable setpoint with a lag; motor temperature and
  * current follow speed; vibration grows with bearing wear; pieces count up with speed. Seeded, so
- * the same seed gives the same run. The full digital twin (issue 4) replaces this line model.
+ * the same seed gives the same run. A fixed register map the Modbus tests rely on; the demo and
+ * the simulator use the full digital twin (simPlc.ts).
  */
 import modbusSerial from "modbus-serial";
 import { encodeRegisters } from "../connectors/modbus/codec.js";
+import { mulberry32 } from "./machine.js";
 
 const REGISTERS_PER_UNIT = 128;
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Unit {
   holding: Uint16Array;
