@@ -109,6 +109,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   // Relative paths are relative to the config file, so a line's folder can be moved as a whole.
   const base = dirname(resolve(file));
   config.store.path = isAbsolute(config.store.path) ? config.store.path : resolve(base, config.store.path);
+  const tls = config.sync?.tls;
+  if (tls !== undefined) {
+    tls.ca = isAbsolute(tls.ca) ? tls.ca : resolve(base, tls.ca);
+    if (tls.cert !== undefined && !isAbsolute(tls.cert)) tls.cert = resolve(base, tls.cert);
+  }
   for (const c of config.connections) {
     if (c.protocol === "opcua" && c.pkiDir !== undefined && !isAbsolute(c.pkiDir))
       c.pkiDir = resolve(base, c.pkiDir);

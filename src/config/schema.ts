@@ -234,6 +234,73 @@ const store = z.strictObject({
     .describe("Telemetry retention; alerts, audit records and unsynced outbox messages are never deleted"),
 });
 
+// ---- Plant sync (MQTT) ----
+
+export const PLANT_COMMANDS = ["ack_alert", "record_maintenance", "set_goal"] as const;
+
+const sync = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, {
+        error: "a broker URL such as mqtt://10.0.0.9:1883 or mqtts://broker:8883",
+      })
+      .describe("The plant broker"),
+    clientId: z.string().min(1).max(64).optional().describe("Default linepilot-<line name>; one per line"),
+    protocolVersion: z
+      .union([z.literal(5), z.literal(4)])
+      .default(5)
+      .describe("MQTT 5, falling back to 3.1.1 when the broker refuses it; 4 forces 3.1.1"),
+    username: z.string().min(1).optional(),
+    password: secretRef.optional(),
+    tls: z
+      .strictObject({
+        ca: z.string().min(1).describe("CA certificate (PEM) that signed the broker's certificate"),
+        cert: z.string().min(1).optional().describe("Client certificate (PEM) for mutual TLS"),
+        key: secretRef.optional().describe("Client private key (PEM), e.g. ${file:/etc/linepilot/mqtt.key}"),
+        servername: z.string().optional().describe("Name to check the broker certificate against"),
+      })
+      .optional(),
+    cleanSession: z
+      .boolean()
+      .default(false)
+      .describe("false keeps the broker session (subscriptions) across reconnects"),
+    keepaliveS: z.int().min(5).max(3_600).default(30),
+    topicPrefix: z
+      .string()
+      .regex(/^[^\s+#]+[^/\s+#]$/, { error: "a topic prefix without spaces, '+', '#' or a trailing '/'" })
+      .optional()
+      .describe("Default <enterprise>/<site>/<area>/<line>/linepilot"),
+    drainRatePerSecond: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(500)
+      .describe("Outbox messages published per second at most"),
+    inflight: z.int().min(1).max(1_000).default(32).describe("QoS 1 messages awaiting PUBACK at once"),
+    outboxMaxMessages: z
+      .int()
+      .min(1_000)
+      .max(100_000_000)
+      .default(1_000_000)
+      .describe(
+        "Cap on queued messages; when full, the oldest telemetry, metrics and status go first, never alerts or audit",
+      ),
+    statusIntervalMs: durationMs(1_000, 3_600_000).default(60_000),
+    commands: z
+      .strictObject({
+        allow: z
+          .partialRecord(z.enum(PLANT_COMMANDS), z.array(z.string().min(1)).min(1))
+          .default({})
+          .describe(
+            "Command -> senders allowed to send it (the command's 'sender' field); anything else is refused",
+          ),
+      })
+      .default({ allow: {} }),
+    backoff: backoff.default({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 }),
+  })
+  .describe("MQTT link to the plant: outbox drained with QoS 1, commands received");
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 const api = z
@@ -269,6 +336,7 @@ export const lineConfigSchema = z
       .describe("PLCs and sensor gateways: OPC UA servers, Modbus TCP/RTU"),
     tags: z.array(tag).default([]).describe("Every value read from the line"),
     store,
+    sync: sync.optional(),
     api: api.default({ host: "127.0.0.1", port: 8_001 }),
     logging: logging.default({ level: "info" }),
     daemon: daemon.default({ stopTimeoutMs: 10_000, componentStopTimeoutMs: 5_000 }),
@@ -362,6 +430,7 @@ export type MachineConfig = LineConfig["machines"][number];
 export type TagConfig = LineConfig["tags"][number];
 export type ConnectionConfig = LineConfig["connections"][number];
 export type OpcuaConnectionConfig = Extract<ConnectionConfig, { protocol: "opcua" }>;
+export type SyncConfig = NonNullable<LineConfig["sync"]>;
 export type ModbusConnectionConfig = Extract<ConnectionConfig, { protocol: "modbus-tcp" | "modbus-rtu" }>;
 export type ModbusAddress = z.output<typeof modbusAddress>;
 export type ModbusDataType = (typeof MODBUS_DATA_TYPES)[number];

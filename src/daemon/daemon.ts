@@ -15,6 +15,7 @@ import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
+import { PlantSync } from "../sync/plantSync.js";
 import type { Component, ComponentHealth } from "./component.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -31,6 +32,7 @@ export class Daemon {
   store: Store | undefined;
   writer: SampleWriter | undefined;
   api: ApiServer | undefined;
+  sync: PlantSync | undefined;
   connectors: Component[] = [];
 
   constructor(config: LineConfig, log: Logger, notifier?: SystemdNotifier) {
@@ -68,6 +70,23 @@ export class Daemon {
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
+      if (cfg.sync !== undefined) {
+        // Before the connectors: the link to the plant is up (or retrying) before data flows.
+        this.sync = await this.#startComponent(
+          new PlantSync(cfg.sync, {
+            store,
+            log: this.#log,
+            line: cfg,
+            status: () => {
+              const h = this.health();
+              const components: Record<string, string> = {};
+              for (const [name, c] of Object.entries(h.components as Record<string, ComponentHealth>))
+                components[name] = c.state;
+              return { state: h.status === "ok" ? "running" : "degraded", components };
+            },
+          }),
+        );
+      }
       for (const connector of await createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }

@@ -152,6 +152,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "plant commands received over MQTT, for idempotence by command id",
+    sql: `
+      CREATE TABLE plant_commands (
+        command_id TEXT PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        reply TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -78,6 +78,7 @@ export class Store implements Component {
     | undefined;
   readonly #options: StoreOptions;
   readonly #log: Logger;
+  readonly #outboxListeners: (() => void)[] = [];
 
   constructor(options: StoreOptions, log: Logger) {
     this.#options = options;
@@ -222,10 +223,6 @@ export class Store implements Component {
     return Number(info.lastInsertRowid);
   }
 
-  /**
-   * Puts a message for the plant in the outbox. Callers that record something (an alert, an audit
-   * record) call this inside the same transaction, so a record never exists without its message.
-   */
   insertMaintenanceRecord(r: MaintenanceRecord): number {
     const info = this.db
       .prepare(
@@ -248,9 +245,19 @@ export class Store implements Component {
     return Number(info.lastInsertRowid);
   }
 
+  /** Called after each enqueue (the plant sync wakes its drain; it reads after the commit). */
+  onOutbox(listener: () => void): void {
+    this.#outboxListeners.push(listener);
+  }
+
+  /**
+   * Puts a message for the plant in the outbox. Callers that record something (an alert, an audit
+   * record) call this inside the same transaction, so a record never exists without its message.
+   */
   enqueueOutbox(cls: OutboxClass, topic: string, payload: Record<string, unknown>): string {
     const messageId = randomUUID();
     this.#stmt().outbox.run(messageId, cls, topic, JSON.stringify({ ...payload, messageId }), Date.now());
+    for (const listener of this.#outboxListeners) listener();
     return messageId;
   }
 

@@ -1,6 +1,8 @@
 /** Real peers started by the tests on 127.0.0.1 and stopped after them. */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { ROOT, waitFor } from "../helpers.js";
 
@@ -70,4 +72,167 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Debian's mosquitto on a free port, with persistence (so a restart keeps the subscribers'
+ * sessions and queued messages, as a plant broker does), optionally TLS with client certificates.
+ */
+export async function startMosquitto(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  tls?: { ca: string; cert: string; key: string },
+): Promise<Mosquitto> {
+  const port = await freePort();
+  const conf = join(dir, `mosquitto-${port}.conf`);
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    "allow_anonymous true",
+    "persistence true",
+    `persistence_location ${dir}/`,
+    `persistence_file mosquitto-${port}.db`,
+    "autosave_interval 1",
+    "max_queued_messages 100000",
+    "log_dest stderr",
+    // Started as root, mosquitto would drop to its own user and could not read the test's files.
+    `user ${userInfo().username}`,
+    ...(tls
+      ? [`cafile ${tls.ca}`, `certfile ${tls.cert}`, `keyfile ${tls.key}`, "require_certificate true"]
+      : []),
+  ];
+  writeFileSync(conf, `${lines.join("\n")}\n`);
+  let peer: Peer | undefined;
+  const broker: Mosquitto = {
+    port,
+    url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    async start() {
+      const p = startProcess("/usr/sbin/mosquitto", ["-c", conf]);
+      peer = p;
+      await waitFor(
+        () => /running|Opening ipv4 listen socket/.test(p.output()),
+        10_000,
+        `mosquitto: ${p.output()}`,
+      );
+      await waitFor(
+        () =>
+          new Promise<boolean>((resolve) => {
+            const s = connect(port, "127.0.0.1", () => {
+              s.destroy();
+              resolve(true);
+            });
+            s.on("error", () => resolve(false));
+          }),
+        10_000,
+        "mosquitto to accept connections",
+      );
+    },
+    async stop() {
+      const p = peer;
+      peer = undefined;
+      if (p === undefined) return;
+      // SIGTERM: mosquitto saves its persistence file on the way out, like a service restart.
+      if (p.proc.exitCode === null) p.proc.kill("SIGTERM");
+      await new Promise<void>((resolve) =>
+        p.proc.exitCode !== null ? resolve() : p.proc.once("exit", () => resolve()),
+      );
+    },
+  };
+  await broker.start();
+  t.after(() => broker.stop());
+  return broker;
+}
+
+/** A test CA, a broker certificate for 127.0.0.1 and a client certificate, made with openssl. */
+export function makeTestPki(dir: string): {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  otherCa: string;
+} {
+  const run = (args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+  };
+  run([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=linepilot test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  ]);
+  run([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=other CA",
+    "-keyout",
+    "other.key",
+    "-out",
+    "other.pem",
+  ]);
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  for (const [name, cn, ext] of [
+    ["server", "127.0.0.1", ["-extfile", "san.ext"]],
+    ["client", "linepilot-test-line", []],
+  ] as const) {
+    run([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+    ]);
+    run([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-out",
+      `${name}.pem`,
+      ...ext,
+    ]);
+  }
+  chmodSync(join(dir, "client.key"), 0o600);
+  return {
+    ca: join(dir, "ca.pem"),
+    serverCert: join(dir, "server.pem"),
+    serverKey: join(dir, "server.key"),
+    clientCert: join(dir, "client.pem"),
+    clientKey: join(dir, "client.key"),
+    otherCa: join(dir, "other.pem"),
+  };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
+import { SCHEMA_VERSION } from "../../src/store/migrations.js";
 import { calibrate } from "../../src/twin/calibrate.js";
 import { generateHistory } from "../../src/twin/generate.js";
 import { DEFAULT_PARAMS } from "../../src/twin/machine.js";
@@ -56,7 +57,7 @@ test("the generator writes a store with telemetry, failures, fault events and ma
   };
   assert.equal(repair.completed_at - repair.started_at, repair.downtime_min * 60_000);
   // The store is the daemon's own schema: the migration level is set, the index exists.
-  assert.equal(db.pragma("user_version", { simple: true }), 1);
+  assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
   assert.ok(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sensor_data_tag_ts'").get());
 });
 

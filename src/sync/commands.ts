@@ -1,0 +1,175 @@
+/**
+ * Commands from the plant: read, checked against their schema and the allow-list, executed at most
+ * once per command id, audited, answered. All of it in one SQLite transaction, so a command is
+ * either fully done (effect, audit record, remembered id, reply queued) or not at all.
+ */
+import { z } from "zod";
+import type { SyncConfig } from "../config/schema.js";
+import type { Store } from "../store/store.js";
+import { type PlantCommand, plantCommandSchema } from "./messages.js";
+
+export interface CommandOutcome {
+  commandId: string | null;
+  ok: boolean;
+  duplicate: boolean;
+  reply: Record<string, unknown>;
+}
+
+class Refusal extends Error {}
+
+export class PlantCommands {
+  readonly #store: Store;
+  readonly #allow: SyncConfig["commands"]["allow"];
+  received = 0;
+  refused = 0;
+  duplicates = 0;
+
+  constructor(store: Store, config: SyncConfig) {
+    this.#store = store;
+    this.#allow = config.commands.allow;
+  }
+
+  /** Handles one message from the command topic; never throws for bad input. */
+  handle(payload: Buffer): CommandOutcome {
+    this.received++;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString("utf8"));
+    } catch (error) {
+      return this.#refuse(null, `not JSON: ${(error as Error).message}`, payload.toString("utf8"));
+    }
+    const id = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : null;
+    const parsed = plantCommandSchema.safeParse(raw);
+    if (!parsed.success) return this.#refuse(id, `invalid command: ${z.prettifyError(parsed.error)}`, raw);
+    const command = parsed.data;
+    const db = this.#store.db;
+    const seen = db.prepare("SELECT ok, reply FROM plant_commands WHERE command_id = ?").get(command.id) as
+      | { ok: number; reply: string }
+      | undefined;
+    if (seen !== undefined) {
+      // Idempotent: the same id gets the same answer again, the effect is not repeated.
+      this.duplicates++;
+      const reply = JSON.parse(seen.reply) as Record<string, unknown>;
+      this.#store.enqueueOutbox("reply", "replies", { ...reply, duplicate: true });
+      return { commandId: command.id, ok: seen.ok === 1, duplicate: true, reply };
+    }
+    const allowed = this.#allow[command.command] ?? [];
+    if (!allowed.includes(command.sender))
+      return this.#refuse(
+        command.id,
+        `sender '${command.sender}' may not send ${command.command} (allowed: ${allowed.length > 0 ? allowed.join(", ") : "nobody"}; see sync.commands.allow)`,
+        raw,
+        command,
+      );
+    try {
+      return db.transaction(() => {
+        const result = this.#execute(command);
+        return this.#answer(command, true, result, undefined);
+      })();
+    } catch (error) {
+      if (error instanceof Refusal) return this.#refuse(command.id, error.message, raw, command);
+      throw error;
+    }
+  }
+
+  #execute(c: PlantCommand): Record<string, unknown> {
+    const now = Date.now();
+    switch (c.command) {
+      case "ack_alert": {
+        const alert = this.#store.db.prepare("SELECT state FROM alerts WHERE id = ?").get(c.args.alertId) as
+          | { state: string }
+          | undefined;
+        if (alert === undefined) throw new Refusal(`no alert ${c.args.alertId}`);
+        if (alert.state !== "open") return { alertId: c.args.alertId, state: alert.state };
+        this.#store.db
+          .prepare(
+            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, updated_at = ? WHERE id = ?",
+          )
+          .run(c.sender, now, now, c.args.alertId);
+        return { alertId: c.args.alertId, state: "acknowledged" };
+      }
+      case "record_maintenance": {
+        const a = c.args;
+        const startedAt = Date.parse(a.startedAt);
+        const completedAt = Date.parse(a.completedAt);
+        if (completedAt < startedAt) throw new Refusal("completedAt is before startedAt");
+        const id = this.#store.insertMaintenanceRecord({
+          machineId: a.machineId,
+          ...(a.workOrder !== undefined ? { workOrder: a.workOrder } : {}),
+          startedAt,
+          completedAt,
+          downtimeMin: a.downtimeMin ?? (completedAt - startedAt) / 60_000,
+          failure: a.failure,
+          ...(a.parts !== undefined ? { parts: a.parts } : {}),
+          ...(a.technician !== undefined ? { technician: a.technician } : {}),
+          ...(a.notes !== undefined ? { notes: a.notes } : {}),
+          source: "plant",
+        });
+        return { maintenanceRecordId: id };
+      }
+      case "set_goal": {
+        const startsAt = c.args.startsAt === undefined ? now : Date.parse(c.args.startsAt);
+        const dueAt = Date.parse(c.args.dueAt);
+        if (dueAt <= startsAt) throw new Refusal("dueAt must be after startsAt");
+        // One active goal at a time: a new goal replaces the previous one.
+        this.#store.db
+          .prepare("UPDATE production_goals SET status = 'cancelled' WHERE status = 'active'")
+          .run();
+        const info = this.#store.db
+          .prepare(
+            "INSERT INTO production_goals (target_pieces, quality, starts_at, due_at, status, created_by, created_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+          )
+          .run(c.args.targetPieces, c.args.quality, startsAt, dueAt, c.sender, now);
+        return { goalId: Number(info.lastInsertRowid) };
+      }
+    }
+  }
+
+  #refuse(commandId: string | null, error: string, raw: unknown, command?: PlantCommand): CommandOutcome {
+    this.refused++;
+    return this.#store.db.transaction(() => this.#answer(command, false, undefined, error, commandId, raw))();
+  }
+
+  /** Audit record, remembered id (when there is one), queued reply: one transaction, the caller's. */
+  #answer(
+    command: PlantCommand | undefined,
+    ok: boolean,
+    result: Record<string, unknown> | undefined,
+    error: string | undefined,
+    commandId: string | null = command?.id ?? null,
+    raw?: unknown,
+  ): CommandOutcome {
+    const reply = {
+      version: 1,
+      commandId,
+      ok,
+      ...(result !== undefined ? { result } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ts: new Date().toISOString(),
+    };
+    this.#store.recordDecision({
+      kind: "plant_command",
+      actor: command?.sender ?? "unknown",
+      decision: ok ? `${command!.command} done` : `refused${command ? ` ${command.command}` : ""}`,
+      ...(error !== undefined ? { reason: error } : {}),
+      details: {
+        commandId,
+        ...(command ? { command: command.command, args: command.args } : { raw: summarise(raw) }),
+      },
+    });
+    // A command without a readable id cannot be remembered; it is answered and audited only.
+    if (commandId !== null && command !== undefined)
+      this.#store.db
+        .prepare(
+          "INSERT OR IGNORE INTO plant_commands (command_id, received_at, command, sender, ok, reply) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .run(commandId, Date.now(), command.command, command.sender, ok ? 1 : 0, JSON.stringify(reply));
+    const messageId = this.#store.enqueueOutbox("reply", "replies", reply);
+    return { commandId, ok, duplicate: false, reply: { ...reply, messageId } };
+  }
+}
+
+function summarise(raw: unknown): string {
+  const text = typeof raw === "string" ? raw : (JSON.stringify(raw) ?? String(raw));
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+}

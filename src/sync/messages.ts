@@ -1,0 +1,118 @@
+/**
+ * What linepilot and the plant say to each other over MQTT. These zod schemas are the single
+ * source: the sync validates with them, and deploy/mqtt/*.schema.json is generated from them
+ * (`npm run schemas`; a test fails when the files drift).
+ */
+import { z } from "zod";
+import type { PLANT_COMMANDS } from "../config/schema.js";
+
+const isoTime = z.iso.datetime({ offset: true }).describe("ISO 8601 time, e.g. 2026-11-24T07:30:00Z");
+
+const commandBase = {
+  version: z.literal(1),
+  id: z
+    .string()
+    .min(8)
+    .max(100)
+    .describe("Unique per command: a repeated id is answered, not executed again"),
+  sender: z
+    .string()
+    .min(1)
+    .max(64)
+    .describe("Who sends it; must be allowed for this command in the line's YAML"),
+};
+
+export const plantCommandSchema = z
+  .discriminatedUnion("command", [
+    z.strictObject({
+      ...commandBase,
+      command: z.literal("ack_alert"),
+      args: z.strictObject({ alertId: z.int().min(1), note: z.string().max(500).optional() }),
+    }),
+    z.strictObject({
+      ...commandBase,
+      command: z.literal("record_maintenance"),
+      args: z.strictObject({
+        machineId: z.int().min(1),
+        startedAt: isoTime,
+        completedAt: isoTime,
+        downtimeMin: z.number().min(0).optional(),
+        failure: z.boolean().describe("true: a repair after a failure; false: planned maintenance"),
+        workOrder: z.string().max(64).optional(),
+        parts: z.array(z.string().max(100)).max(100).optional(),
+        technician: z.string().max(100).optional(),
+        notes: z.string().max(2_000).optional(),
+      }),
+    }),
+    z.strictObject({
+      ...commandBase,
+      command: z.literal("set_goal"),
+      args: z.strictObject({
+        targetPieces: z.int().min(1),
+        quality: z.string().min(1).max(32),
+        startsAt: isoTime.optional(),
+        dueAt: isoTime,
+      }),
+    }),
+  ])
+  .describe("A command from the plant, on <prefix>/commands");
+
+export type PlantCommand = z.infer<typeof plantCommandSchema>;
+
+// The command list in the config and here must be the same set.
+const _sameCommands: (typeof PLANT_COMMANDS)[number] extends PlantCommand["command"] ? true : never = true;
+void _sameCommands;
+
+export const replySchema = z
+  .strictObject({
+    version: z.literal(1),
+    messageId: z.string().describe("Stable per message: the plant de-duplicates on it"),
+    commandId: z.string().nullable().describe("The command's id, or null when the command could not be read"),
+    ok: z.boolean(),
+    result: z.record(z.string(), z.unknown()).optional(),
+    error: z.string().optional(),
+    ts: isoTime,
+  })
+  .describe("linepilot's answer to a command, on <prefix>/replies");
+
+export const statusSchema = z
+  .object({
+    version: z.literal(1),
+    messageId: z.string().optional(),
+    state: z.enum(["online", "offline", "running", "degraded", "stopping"]),
+    line: z.string(),
+    ts: isoTime,
+    components: z.record(z.string(), z.string()).optional().describe("component -> ok | degraded | down"),
+    outboxDepth: z.int().optional(),
+  })
+  .describe("Retained on <prefix>/status: birth 'online', last will 'offline', then periodic health");
+
+export const auditSchema = z
+  .object({
+    version: z.literal(1),
+    messageId: z.string(),
+    auditId: z.int(),
+    ts: z.int().describe("Epoch milliseconds"),
+    kind: z.string(),
+    actor: z.string(),
+    decision: z.string(),
+    reason: z.string().optional(),
+    machineId: z.int().optional(),
+    tag: z.string().optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .describe("One AI or plant decision, as written to ai_decisions_audit, on <prefix>/audit");
+
+export const MESSAGE_SCHEMAS = {
+  command: plantCommandSchema,
+  reply: replySchema,
+  status: statusSchema,
+  audit: auditSchema,
+} as const;
+
+export function jsonSchemaOf(name: keyof typeof MESSAGE_SCHEMAS): Record<string, unknown> {
+  return {
+    $id: `https://linepilot.local/mqtt/${name}.schema.json`,
+    ...z.toJSONSchema(MESSAGE_SCHEMAS[name], { target: "draft-2020-12" }),
+  };
+}

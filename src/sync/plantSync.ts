@@ -1,0 +1,371 @@
+/**
+ * The link to the plant broker (mqtt): drains the SQLite outbox in order with QoS 1, removing a
+ * message only after its PUBACK, at a bounded rate; keeps a retained status with a birth
+ * ("online") and a last will ("offline"); receives plant commands.
+ *
+ * The outbox is the buffer, not mqtt.js: the client's own offline queue is never used (we publish
+ * only while connected, and a message leaves SQLite only once the broker has it), so a broker down
+ * for days or a kill -9 of the daemon loses nothing. After a reconnect, unacknowledged messages are
+ * sent again with the same messageId; the plant de-duplicates on it.
+ */
+import { readFileSync } from "node:fs";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { Backoff, connectWithBackoff, sleep } from "../common/backoff.js";
+import { errorMessage } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { LineConfig, SyncConfig } from "../config/schema.js";
+import { resolveSecret } from "../config/secrets.js";
+import type { Component, ComponentHealth } from "../daemon/component.js";
+import type { Store } from "../store/store.js";
+import { PlantCommands } from "./commands.js";
+
+export function topicPrefixOf(config: LineConfig): string {
+  const l = config.line;
+  return config.sync?.topicPrefix ?? `${l.enterprise}/${l.site}/${l.area}/${l.name}/linepilot`;
+}
+
+/** Classes dropped, oldest first, when the outbox reaches its cap; alerts, audit and the rest never. */
+const DROPPABLE = "('telemetry', 'metrics', 'status')";
+
+interface Row {
+  id: number;
+  cls: string;
+  topic: string;
+  payload: string;
+}
+
+export interface PlantSyncDeps {
+  store: Store;
+  log: Logger;
+  line: LineConfig;
+  /** The daemon's health, summarised in the periodic status message. */
+  status?: () => { state: string; components: Record<string, string> };
+}
+
+export class PlantSync implements Component {
+  readonly name = "sync";
+  readonly prefix: string;
+  readonly commands: PlantCommands;
+  readonly #cfg: SyncConfig;
+  readonly #deps: PlantSyncDeps;
+  readonly #log: Logger;
+  #client: MqttClient | undefined;
+  #protocolVersion: 4 | 5;
+  #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #capTimer: NodeJS.Timeout | undefined;
+  #lastSentId = 0;
+  readonly #inflight = new Set<number>();
+  /** Sent but refused by the client (connection going down): never deleted, sent again after reconnect. */
+  readonly #failed = new Set<number>();
+  readonly #acked: number[] = [];
+  published = 0;
+  acknowledged = 0;
+  droppedForCap = 0;
+  errors = 0;
+  lastError: string | null = null;
+  connectedSince: number | null = null;
+
+  constructor(cfg: SyncConfig, deps: PlantSyncDeps) {
+    this.#cfg = cfg;
+    this.#deps = deps;
+    this.#log = deps.log.child({ component: "sync" });
+    this.prefix = topicPrefixOf(deps.line);
+    this.#protocolVersion = cfg.protocolVersion;
+    this.commands = new PlantCommands(deps.store, cfg);
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected === true;
+  }
+
+  async start(): Promise<void> {
+    this.#deps.store.onOutbox(() => this.#wake?.());
+    this.#abort = new AbortController();
+    this.#loop = this.#run();
+    this.#statusTimer = setInterval(() => this.enqueueStatus(), this.#cfg.statusIntervalMs);
+    this.#statusTimer.unref();
+    // The cap matters most while the broker is away, so it is checked whatever the connection.
+    this.#capTimer = setInterval(() => this.enforceCap(), 5_000);
+    this.#capTimer.unref();
+    this.enqueueStatus();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#statusTimer);
+    clearInterval(this.#capTimer);
+    this.#abort.abort();
+    this.#wake?.();
+    await this.#loop;
+    const client = this.#client;
+    this.#client = undefined;
+    if (client !== undefined) {
+      // A clean goodbye: the retained status says so (the broker does not send the will on a clean disconnect).
+      await new Promise<void>((resolve) =>
+        client.publish(
+          `${this.prefix}/status`,
+          this.#statusPayload("offline"),
+          { qos: 1, retain: true },
+          () => resolve(),
+        ),
+      ).catch(() => undefined);
+      await client.endAsync().catch(() => undefined);
+    }
+  }
+
+  /** The latest health as a retained status; older status messages still queued are superseded. */
+  enqueueStatus(): void {
+    const store = this.#deps.store;
+    const status = this.#deps.status?.() ?? { state: "running", components: {} };
+    try {
+      store.db.transaction(() => {
+        store.db.prepare("DELETE FROM outbox WHERE class = 'status' AND id > ?").run(this.#lastSentId);
+        store.enqueueOutbox("status", "status", {
+          version: 1,
+          state: status.state,
+          line: this.#deps.line.line.name,
+          ts: new Date().toISOString(),
+          components: status.components,
+          outboxDepth: this.outboxDepth(),
+        });
+      })();
+    } catch (error) {
+      this.#log.error({ err: errorMessage(error) }, "status could not be queued");
+    }
+  }
+
+  outboxDepth(): number {
+    return (this.#deps.store.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
+  }
+
+  #statusPayload(state: "online" | "offline"): string {
+    return JSON.stringify({
+      version: 1,
+      state,
+      line: this.#deps.line.line.name,
+      ts: new Date().toISOString(),
+    });
+  }
+
+  #options(): IClientOptions {
+    const cfg = this.#cfg;
+    const tls = cfg.tls;
+    return {
+      clientId: cfg.clientId ?? `linepilot-${this.#deps.line.line.name}`,
+      protocolVersion: this.#protocolVersion,
+      clean: cfg.cleanSession,
+      keepalive: cfg.keepaliveS,
+      reconnectPeriod: 0, // reconnection is ours (shared backoff with jitter)
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      ...(this.#protocolVersion === 5 && !cfg.cleanSession
+        ? { properties: { sessionExpiryInterval: 7 * 86_400 } }
+        : {}),
+      will: {
+        topic: `${this.prefix}/status`,
+        payload: Buffer.from(this.#statusPayload("offline")),
+        qos: 1,
+        retain: true,
+      },
+      ...(cfg.username !== undefined ? { username: cfg.username } : {}),
+      ...(cfg.password !== undefined ? { password: resolveSecret(cfg.password) } : {}),
+      ...(tls !== undefined
+        ? {
+            ca: readFileSync(tls.ca),
+            ...(tls.cert !== undefined ? { cert: readFileSync(tls.cert) } : {}),
+            ...(tls.key !== undefined ? { key: resolveSecret(tls.key) } : {}),
+            ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+            rejectUnauthorized: true,
+          }
+        : {}),
+    };
+  }
+
+  async #connect(): Promise<void> {
+    try {
+      this.#client = await mqtt.connectAsync(this.#cfg.url, this.#options(), false);
+    } catch (error) {
+      const message = errorMessage(error);
+      // A 3.1.1-only broker refuses MQTT 5 ("unsupported protocol version"): fall back once.
+      if (
+        this.#protocolVersion === 5 &&
+        /protocol version|unacceptable protocol|Connection refused: 1\b/i.test(message)
+      ) {
+        this.#log.warn({ err: message }, "the broker refuses MQTT 5; falling back to MQTT 3.1.1");
+        this.#protocolVersion = 4;
+      }
+      this.errors++;
+      this.lastError = `connect: ${message}`;
+      throw error;
+    }
+  }
+
+  async #run(): Promise<void> {
+    const backoff = new Backoff(this.#cfg.backoff);
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      const ok = await connectWithBackoff(() => this.#connect(), backoff, signal);
+      if (!ok) break;
+      const client = this.#client!;
+      this.connectedSince = Date.now();
+      this.#log.info(
+        { url: this.#cfg.url, protocolVersion: this.#protocolVersion, prefix: this.prefix },
+        "plant broker connected",
+      );
+      client.on("error", (error) => {
+        this.errors++;
+        this.lastError = errorMessage(error);
+      });
+      client.on("message", (topic, payload) => {
+        if (topic !== `${this.prefix}/commands`) return;
+        try {
+          const outcome = this.commands.handle(payload);
+          this.#log.info(
+            { command: outcome.commandId, ok: outcome.ok, duplicate: outcome.duplicate },
+            "plant command",
+          );
+        } catch (error) {
+          this.errors++;
+          this.lastError = `command: ${errorMessage(error)}`;
+          this.#log.error({ err: errorMessage(error) }, "plant command failed");
+        }
+      });
+      client.publish(`${this.prefix}/status`, this.#statusPayload("online"), { qos: 1, retain: true });
+      await client.subscribeAsync(`${this.prefix}/commands`, { qos: 1 }).catch((error: unknown) => {
+        this.lastError = `subscribe: ${errorMessage(error)}`;
+      });
+      // Resend from the oldest unacknowledged message: the outbox is the truth, not the old client.
+      this.#lastSentId = 0;
+      this.#inflight.clear();
+      this.#failed.clear();
+      this.#acked.length = 0;
+      await this.#drain(client, signal);
+      this.connectedSince = null;
+      if (!signal.aborted) {
+        this.#log.warn({ url: this.#cfg.url, err: this.lastError }, "plant broker connection lost");
+        client.end(true);
+        this.#client = undefined;
+      }
+    }
+  }
+
+  async #drain(client: MqttClient, signal: AbortSignal): Promise<void> {
+    const db = this.#deps.store.db;
+    const next = db.prepare(
+      "SELECT id, class AS cls, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+    );
+    const remove = db.prepare("DELETE FROM outbox WHERE id <= ?");
+    const intervalMs = 1000 / this.#cfg.drainRatePerSecond;
+    let nextSendAt = Date.now();
+    const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+    let isClosed = false;
+    void closed.then(() => {
+      isClosed = true;
+      this.#wake?.();
+    });
+    while (!signal.aborted && !isClosed) {
+      this.#removeAcknowledged(remove);
+      const room = this.#cfg.inflight - this.#inflight.size;
+      const rows = room > 0 ? (next.all(this.#lastSentId, room) as Row[]) : [];
+      if (rows.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, 1_000).unref();
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      for (const row of rows) {
+        const wait = nextSendAt - Date.now();
+        if (wait > 0) await sleep(wait, signal);
+        if (signal.aborted || isClosed) break;
+        nextSendAt = Math.max(nextSendAt + intervalMs, Date.now() - 1_000);
+        this.#inflight.add(row.id);
+        this.#lastSentId = row.id;
+        this.published++;
+        client.publish(
+          `${this.prefix}/${row.topic}`,
+          row.payload,
+          { qos: 1, retain: row.cls === "status" },
+          (error) => {
+            this.#inflight.delete(row.id);
+            if (error) {
+              this.#failed.add(row.id);
+              this.errors++;
+              this.lastError = `publish: ${errorMessage(error)}`;
+              return;
+            }
+            this.acknowledged++;
+            this.#acked.push(row.id);
+            if (this.#inflight.size < this.#cfg.inflight / 2) this.#wake?.();
+          },
+        );
+      }
+    }
+    this.#removeAcknowledged(remove);
+  }
+
+  /**
+   * Deletes acknowledged messages up to the first one still in flight, in one statement: acks
+   * arrive in order on one connection, and this keeps the outbox a contiguous queue.
+   */
+  #removeAcknowledged(remove: { run(id: number): unknown }): void {
+    if (this.#acked.length === 0) return;
+    let lowestInFlight = Number.POSITIVE_INFINITY;
+    for (const id of this.#inflight) if (id < lowestInFlight) lowestInFlight = id;
+    for (const id of this.#failed) if (id < lowestInFlight) lowestInFlight = id;
+    let upTo = 0;
+    for (const id of this.#acked) if (id < lowestInFlight && id > upTo) upTo = id;
+    if (upTo === 0) return;
+    remove.run(upTo);
+    let keep = 0;
+    for (const id of this.#acked) if (id > upTo) this.#acked[keep++] = id;
+    this.#acked.length = keep;
+  }
+
+  /** Drops the oldest droppable messages beyond the cap; returns how many. */
+  enforceCap(): number {
+    const db = this.#deps.store.db;
+    const depth = this.outboxDepth();
+    const excess = depth - this.#cfg.outboxMaxMessages;
+    if (excess <= 0) return 0;
+    const info = db
+      .prepare(
+        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE class IN ${DROPPABLE} AND id > ? ORDER BY id LIMIT ?)`,
+      )
+      .run(this.#lastSentId, excess);
+    this.droppedForCap += info.changes;
+    this.#log.warn(
+      { depth, cap: this.#cfg.outboxMaxMessages, dropped: info.changes },
+      info.changes < excess
+        ? "outbox over its cap with only alerts, audit and replies left: keeping them"
+        : "outbox at its cap: oldest telemetry, metrics and status dropped",
+    );
+    return info.changes;
+  }
+
+  health(): ComponentHealth {
+    return {
+      state: this.#loop === undefined ? "stopped" : this.connected ? "ok" : "down",
+      details: {
+        url: this.#cfg.url,
+        connected: this.connected,
+        protocolVersion: this.#protocolVersion,
+        prefix: this.prefix,
+        outboxDepth: this.outboxDepth(),
+        published: this.published,
+        acknowledged: this.acknowledged,
+        droppedForCap: this.droppedForCap,
+        commands: {
+          received: this.commands.received,
+          refused: this.commands.refused,
+          duplicates: this.commands.duplicates,
+        },
+        errors: this.errors,
+        lastError: this.lastError,
+      },
+    };
+  }
+}

@@ -1,0 +1,345 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
+import { silentLogger } from "../../src/common/logger.js";
+import { parseConfig } from "../../src/config/load.js";
+import { Store } from "../../src/store/store.js";
+import { jsonSchemaOf, MESSAGE_SCHEMAS } from "../../src/sync/messages.js";
+import { PlantSync } from "../../src/sync/plantSync.js";
+import { lineYaml, ROOT, runCli, tempDir, waitFor } from "../helpers.js";
+import { makeTestPki, startMosquitto } from "../peers/peers.js";
+
+type After = { after(fn: () => Promise<void> | void): void };
+const PREFIX = "acme/lyon/assembly/test-line/linepilot";
+
+interface Received {
+  topic: string;
+  payload: Record<string, unknown>;
+  retain: boolean;
+}
+
+/** The plant side: a persistent-session subscriber to everything the line publishes. */
+async function plant(
+  t: After,
+  url: string,
+  tls?: { ca: string; cert: string; key: string },
+  protocolVersion: 4 | 5 = 5,
+) {
+  const client = await mqtt.connectAsync(url, {
+    clientId: `plant-${Math.random().toString(16).slice(2)}`,
+    clean: false,
+    protocolVersion,
+    ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3_600 } } : {}),
+    reconnectPeriod: 200,
+    ...(tls ? { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : {}),
+  });
+  const received: Received[] = [];
+  client.on("message", (topic, payload, packet) => {
+    if (topic.endsWith("/commands")) return; // its own commands come back on the wildcard
+    received.push({
+      topic,
+      payload: JSON.parse(payload.toString()) as Record<string, unknown>,
+      retain: packet.retain,
+    });
+  });
+  await client.subscribeAsync(`${PREFIX}/#`, { qos: 1 });
+  t.after(() => client.endAsync(true));
+  const ids = (topic: string) =>
+    new Set(
+      received.filter((m) => m.topic === `${PREFIX}/${topic}`).map((m) => m.payload.messageId as string),
+    );
+  const send = (payload: unknown) =>
+    client.publishAsync(
+      `${PREFIX}/commands`,
+      typeof payload === "string" ? payload : JSON.stringify(payload),
+      { qos: 1 },
+    );
+  return { client, received, ids, send };
+}
+
+function syncYaml(storePath: string, url: string, extra = "", drainRate = 2000) {
+  return lineYaml({
+    storePath,
+    extra: `sync:
+  url: ${url}
+  drainRatePerSecond: ${drainRate}
+  statusIntervalMs: 60000
+  backoff: { initialMs: 100, maxMs: 500, jitter: 0.1 }
+  commands:
+    allow:
+      set_goal: [mes]
+      record_maintenance: [cmms]
+      ack_alert: [cmms, scada]
+${extra}`,
+  });
+}
+
+async function startSync(t: After, url: string, extra = "", dir = tempDir(t), drainRate = 2000) {
+  const cfg = parseConfig(syncYaml(join(dir, "line.db"), url, extra, drainRate), join(dir, "line.yaml"));
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  const sync = new PlantSync(cfg.sync!, { store, log: silentLogger(), line: cfg });
+  await sync.start();
+  t.after(async () => {
+    await sync.stop();
+    store.close();
+  });
+  return { cfg, store, sync, dir };
+}
+
+async function startAedes(t: After): Promise<string> {
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        broker.close(() => server.close(() => resolve()));
+      }),
+  );
+  return `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+function audit(store: Store, n: number) {
+  for (let i = 0; i < n; i++)
+    store.recordDecision({ kind: "test", actor: "test", decision: `decision ${i}` });
+}
+
+test("the outbox drains in order with QoS 1, each message once with a stable id; status is retained with birth", async (t) => {
+  const url = await startAedes(t);
+  const subscriber = await plant(t, url, undefined, 4); // aedes speaks MQTT 3.1.1; the sync falls back to it
+  const { store, sync } = await startSync(t, url);
+  audit(store, 500);
+  await waitFor(() => subscriber.ids("audit").size === 500, 20_000, "500 audit messages");
+  const audits = subscriber.received.filter((m) => m.topic === `${PREFIX}/audit`);
+  assert.deepEqual(
+    audits.map((m) => m.payload.decision),
+    Array.from({ length: 500 }, (_, i) => `decision ${i}`),
+    "in the order recorded",
+  );
+  assert.equal(audits[0]!.payload.version, 1);
+  await waitFor(() => sync.outboxDepth() === 0, 5_000, "the outbox emptied after the PUBACKs");
+  const status = subscriber.received.filter((m) => m.topic === `${PREFIX}/status`);
+  assert.ok(
+    status.some((m) => m.payload.state === "online"),
+    "birth",
+  );
+  assert.ok(
+    status.some((m) => m.payload.state === "running" && m.retain === false),
+    "periodic health",
+  );
+  assert.equal(sync.health().details.connected, true);
+});
+
+test("plant commands: validated, allow-listed, idempotent by id, audited, answered on the reply topic", async (t) => {
+  const url = await startAedes(t);
+  const subscriber = await plant(t, url, undefined, 4); // aedes speaks MQTT 3.1.1; the sync falls back to it
+  const { store, sync } = await startSync(t, url);
+  await waitFor(() => sync.connected, 5_000, "connected");
+  const replies = () =>
+    subscriber.received.filter((m) => m.topic === `${PREFIX}/replies`).map((m) => m.payload);
+  const goal = {
+    version: 1,
+    id: "cmd-goal-0001",
+    sender: "mes",
+    command: "set_goal",
+    args: { targetPieces: 5000, quality: "A", dueAt: new Date(Date.now() + 8 * 3_600_000).toISOString() },
+  };
+  await subscriber.send(goal);
+  await subscriber.send(goal); // the same command again (a retry by the plant)
+  await subscriber.send("{not json");
+  await subscriber.send({ ...goal, id: "cmd-goal-0002", sender: "intruder" });
+  await subscriber.send({
+    version: 1,
+    id: "cmd-bad-0001",
+    sender: "mes",
+    command: "set_goal",
+    args: { targetPieces: -5 },
+  });
+  const now = Date.now();
+  store.db
+    .prepare(
+      "INSERT INTO alerts (machine_id, kind, severity, state, opened_at, updated_at) VALUES (7, 'test', 'HIGH', 'open', ?, ?)",
+    )
+    .run(now, now);
+  await subscriber.send({
+    version: 1,
+    id: "cmd-ack-0001",
+    sender: "scada",
+    command: "ack_alert",
+    args: { alertId: 1 },
+  });
+  await subscriber.send({
+    version: 1,
+    id: "cmd-mnt-0001",
+    sender: "cmms",
+    command: "record_maintenance",
+    args: {
+      machineId: 7,
+      startedAt: "2026-11-24T06:00:00Z",
+      completedAt: "2026-11-24T07:30:00Z",
+      failure: true,
+      parts: ["bearing 6205"],
+    },
+  });
+  await waitFor(() => replies().length === 7, 10_000, `7 replies, got ${JSON.stringify(replies())}`);
+  const r = replies();
+  assert.equal(r[0]!.ok, true);
+  assert.equal(r[1]!.duplicate, true, "a repeated id is answered again, not executed again");
+  assert.deepEqual(r[1]!.result, r[0]!.result);
+  assert.equal(r[2]!.ok, false);
+  assert.equal(r[2]!.commandId, null);
+  assert.match(String(r[2]!.error), /not JSON/);
+  assert.match(String(r[3]!.error), /sender 'intruder' may not send set_goal \(allowed: mes/);
+  assert.match(String(r[4]!.error), /invalid command/);
+  assert.equal(r[5]!.ok, true);
+  assert.equal(r[6]!.ok, true);
+  const count = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
+  assert.equal(
+    count("SELECT count(*) AS n FROM production_goals WHERE status = 'active'"),
+    1,
+    "executed once",
+  );
+  assert.equal(
+    count("SELECT count(*) AS n FROM alerts WHERE state = 'acknowledged' AND acknowledged_by = 'scada'"),
+    1,
+  );
+  assert.equal(
+    count("SELECT count(*) AS n FROM maintenance_records WHERE source = 'plant' AND downtime_min = 90"),
+    1,
+  );
+  assert.equal(
+    count("SELECT count(*) AS n FROM ai_decisions_audit WHERE kind = 'plant_command'"),
+    6,
+    "every new command audited",
+  );
+  assert.equal(count("SELECT count(*) AS n FROM ai_decisions_audit WHERE decision LIKE 'refused%'"), 3);
+  assert.deepEqual(sync.health().details.commands, { received: 7, refused: 3, duplicates: 1 });
+});
+
+test("the outbox cap drops the oldest telemetry first and never alerts or audit records", async (t) => {
+  const dir = tempDir(t);
+  const { store, sync } = await startSync(t, "mqtt://127.0.0.1:1", "  outboxMaxMessages: 1000\n", dir);
+  store.db.transaction(() => {
+    for (let i = 0; i < 1_500; i++) store.enqueueOutbox("telemetry", "telemetry", { version: 1, i });
+    for (let i = 0; i < 20; i++) store.enqueueOutbox("alert", "alerts", { version: 1, i });
+  })();
+  audit(store, 20);
+  const before = sync.outboxDepth();
+  const dropped = sync.enforceCap();
+  assert.equal(dropped, before - 1_000);
+  const left = store.db
+    .prepare("SELECT class, count(*) AS n, min(payload) AS first FROM outbox GROUP BY class")
+    .all() as {
+    class: string;
+    n: number;
+  }[];
+  const by = Object.fromEntries(left.map((r) => [r.class, r.n]));
+  assert.equal(by.alert, 20);
+  assert.equal(by.audit, 20);
+  const oldest = store.db
+    .prepare("SELECT payload FROM outbox WHERE class = 'telemetry' ORDER BY id LIMIT 1")
+    .get() as {
+    payload: string;
+  };
+  assert.equal(
+    (JSON.parse(oldest.payload) as { i: number }).i,
+    1_500 - by.telemetry!,
+    "the oldest went first",
+  );
+});
+
+test("mosquitto stopped for a while and restarted, also mid-drain: nothing lost, the backlog drains", async (t) => {
+  const dir = tempDir(t);
+  const broker = await startMosquitto(t, dir);
+  const subscriber = await plant(t, broker.url);
+  const { store, sync } = await startSync(t, broker.url, "", tempDir(t), 400);
+  audit(store, 400);
+  await waitFor(() => subscriber.ids("audit").size >= 100, 10_000, "the drain under way");
+  await broker.stop(); // mid-drain
+  await waitFor(() => !sync.connected, 10_000, "loss noticed");
+  audit(store, 400); // recorded while the broker is away
+  await new Promise((r) => setTimeout(r, 1_000));
+  await broker.start();
+  await waitFor(
+    () => subscriber.ids("audit").size === 800,
+    30_000,
+    `800 unique messages, have ${subscriber.ids("audit").size}`,
+  );
+  await waitFor(() => sync.outboxDepth() <= 1, 10_000, "outbox drained");
+});
+
+test("kill -9 of the daemon mid-drain loses nothing: the restarted daemon sends the rest", async (t) => {
+  const dir = tempDir(t);
+  const broker = await startMosquitto(t, dir);
+  const subscriber = await plant(t, broker.url);
+  const file = join(dir, "line.yaml");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(
+    file,
+    syncYaml(join(dir, "line.db"), broker.url, "", 300).replace(/tags:\n(.*\n)*?store:/, "tags: []\nstore:"),
+  );
+  // A backlog recorded before the daemon starts (as after a long broker outage).
+  const cfg = parseConfig(readFileSync(file, "utf8"), file);
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  audit(store, 1_500);
+  store.close();
+  const first = runCli(["run", "--config", file]);
+  await waitFor(
+    () => subscriber.ids("audit").size >= 300,
+    20_000,
+    `drain started: ${first.stdout().slice(-500)}`,
+  );
+  first.proc.kill("SIGKILL");
+  await first.exited;
+  const sentBeforeKill = subscriber.ids("audit").size;
+  assert.ok(sentBeforeKill < 1_500, "killed mid-drain");
+  const second = runCli(["run", "--config", file]);
+  t.after(async () => {
+    second.proc.kill("SIGTERM");
+    await second.exited;
+  });
+  await waitFor(
+    () => subscriber.ids("audit").size === 1_500,
+    30_000,
+    `all 1,500, have ${subscriber.ids("audit").size}`,
+  );
+  const statuses = subscriber.received
+    .filter((m) => m.topic === `${PREFIX}/status`)
+    .map((m) => m.payload.state);
+  assert.ok(statuses.includes("offline"), "the last will told the plant the daemon died");
+});
+
+test("TLS with a test CA and a client certificate; a broker signed by another CA is refused", async (t) => {
+  const dir = tempDir(t);
+  const pki = makeTestPki(dir);
+  const broker = await startMosquitto(t, dir, { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey });
+  const subscriber = await plant(t, broker.url, { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey });
+  const tls = `  tls: { ca: ${JSON.stringify(pki.ca)}, cert: ${JSON.stringify(pki.clientCert)}, key: "\${file:${pki.clientKey}}" }\n`;
+  const { store } = await startSync(t, broker.url, tls);
+  audit(store, 10);
+  await waitFor(() => subscriber.ids("audit").size === 10, 20_000, "10 messages over TLS");
+  const wrong = await startSync(t, broker.url, tls.replace(pki.ca, pki.otherCa));
+  await waitFor(
+    () => /certificate/i.test(String(wrong.sync.health().details.lastError)),
+    10_000,
+    "the refusal",
+  );
+  assert.equal(wrong.sync.connected, false);
+});
+
+test("the JSON Schemas in deploy/mqtt are the ones the code validates with", () => {
+  for (const name of Object.keys(MESSAGE_SCHEMAS) as (keyof typeof MESSAGE_SCHEMAS)[]) {
+    const file = join(ROOT, "deploy/mqtt", `${name}.schema.json`);
+    assert.deepEqual(
+      JSON.parse(readFileSync(file, "utf8")),
+      jsonSchemaOf(name),
+      `${file} is stale: npm run schemas`,
+    );
+  }
+});
