@@ -5,12 +5,15 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import mqtt from "mqtt";
 import { silentLogger } from "../src/common/logger.js";
+import { parseConfig } from "../src/config/load.js";
 import { SampleWriter } from "../src/store/sampleWriter.js";
 import { Store } from "../src/store/store.js";
+import { PlantSync } from "../src/sync/plantSync.js";
 import { DemoPlc } from "../src/twin/demoPlc.js";
 import { generateHistory } from "../src/twin/generate.js";
 import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
@@ -162,6 +165,65 @@ async function opcuaFigures() {
   };
 }
 
+/**
+ * Outbox drain rate (a backlog of 20,000 audit messages, rate limit lifted) and the latency from an
+ * audit record being written to the plant subscriber receiving it (median and p99 of 200).
+ */
+async function syncFigures() {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  writeFileSync(
+    join(dir, "mosquitto.conf"),
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\nuser ${userInfo().username}\n`,
+  );
+  const broker = spawn("/usr/sbin/mosquitto", ["-c", join(dir, "mosquitto.conf")], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 500));
+  const url = `mqtt://127.0.0.1:${port}`;
+  const subscriber = await mqtt.connectAsync(url, { clientId: "bench-plant" });
+  let received = 0;
+  const arrivals = new Map<string, number>();
+  subscriber.on("message", (_topic, payload) => {
+    received++;
+    const m = JSON.parse(payload.toString()) as { decision: string };
+    arrivals.set(m.decision, performance.now());
+  });
+  await subscriber.subscribeAsync("acme/lyon/assembly/test-line/linepilot/audit", { qos: 1 });
+  const cfg = parseConfig(
+    lineYaml({
+      storePath: join(dir, "sync.db"),
+      extra: `sync: { url: "${url}", drainRatePerSecond: 100000, inflight: 100, statusIntervalMs: 3600000 }`,
+    }),
+    join(dir, "sync.yaml"),
+  );
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  store.db.transaction(() => {
+    for (let i = 0; i < 20_000; i++)
+      store.recordDecision({ kind: "bench", actor: "bench", decision: `backlog ${i}` });
+  })();
+  const sync = new PlantSync(cfg.sync!, { store, log: silentLogger(), line: cfg });
+  const started = performance.now();
+  await sync.start();
+  while (received < 20_000) await new Promise((r) => setTimeout(r, 20));
+  const drainSeconds = (performance.now() - started) / 1000;
+  const latencies: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    store.recordDecision({ kind: "bench", actor: "bench", decision: `latency ${i}` });
+    while (!arrivals.has(`latency ${i}`)) await new Promise((r) => setImmediate(r));
+    latencies.push(arrivals.get(`latency ${i}`)! - t0);
+  }
+  latencies.sort((a, b) => a - b);
+  await sync.stop();
+  store.close();
+  await subscriber.endAsync();
+  broker.kill("SIGTERM");
+  return {
+    drainMessagesPerSecond: Math.round(20_000 / drainSeconds),
+    alertToPlantLatencyMsMedian: +latencies[100]!.toFixed(2),
+    alertToPlantLatencyMsP99: +latencies[198]!.toFixed(2),
+  };
+}
+
 const results: Record<string, unknown> = {};
 for (const [sync, batch] of [
   ["FULL", 1000],
@@ -186,6 +248,7 @@ for (const [sync, batch] of [
     failures: summary.failures,
   };
 }
+results["plant sync to mosquitto on loopback"] = await syncFigures();
 const daemon = await daemonFigures();
 results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
   await opcuaFigures();

@@ -287,6 +287,14 @@ const sync = z
         "Cap on queued messages; when full, the oldest telemetry, metrics and status go first, never alerts or audit",
       ),
     statusIntervalMs: durationMs(1_000, 3_600_000).default(60_000),
+    metricsIntervalMs: durationMs(1_000, 3_600_000)
+      .default(60_000)
+      .describe("Gateway metrics (samples/s, errors, outbox depth) to <prefix>/metrics"),
+    telemetryEveryMs: durationMs(1_000, 86_400_000)
+      .optional()
+      .describe(
+        "Downsampled telemetry: every tag's latest value, quality and unit, once per interval; off when absent",
+      ),
     commands: z
       .strictObject({
         allow: z

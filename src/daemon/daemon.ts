@@ -12,6 +12,7 @@ import { VERSION } from "../common/version.js";
 import type { LineConfig } from "../config/schema.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
+import { qualityOf } from "../connectors/quality.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -83,6 +84,28 @@ export class Daemon {
               for (const [name, c] of Object.entries(h.components as Record<string, ComponentHealth>))
                 components[name] = c.state;
               return { state: h.status === "ok" ? "running" : "degraded", components };
+            },
+            metrics: () => {
+              const h = this.health();
+              const metrics: Record<string, unknown> = {};
+              for (const [name, c] of Object.entries(h.components as Record<string, ComponentHealth>))
+                metrics[name] = c.details;
+              return { uptimeS: h.uptimeS, components: metrics };
+            },
+            telemetry: () => {
+              const w = this.writer!;
+              return cfg.tags.map((tag, i) => {
+                const ts = w.latestTs[i]!;
+                const value = w.latestValue[i]!;
+                return {
+                  tag: tag.name,
+                  machine: tag.machine,
+                  unit: tag.unit,
+                  value: ts === 0 || Number.isNaN(value) ? null : value,
+                  quality: ts === 0 ? "none" : qualityOf(w.latestStatus[i]!),
+                  ts: ts === 0 ? null : new Date(ts).toISOString(),
+                };
+              });
             },
           }),
         );

@@ -40,6 +40,10 @@ export interface PlantSyncDeps {
   line: LineConfig;
   /** The daemon's health, summarised in the periodic status message. */
   status?: () => { state: string; components: Record<string, string> };
+  /** Gateway metrics for <prefix>/metrics. */
+  metrics?: () => Record<string, unknown>;
+  /** Every tag's latest value, for downsampled telemetry. */
+  telemetry?: () => Record<string, unknown>[];
 }
 
 export class PlantSync implements Component {
@@ -56,6 +60,7 @@ export class PlantSync implements Component {
   #wake: (() => void) | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #capTimer: NodeJS.Timeout | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
   #lastSentId = 0;
   readonly #inflight = new Set<number>();
   /** Sent but refused by the client (connection going down): never deleted, sent again after reconnect. */
@@ -87,6 +92,17 @@ export class PlantSync implements Component {
     this.#loop = this.#run();
     this.#statusTimer = setInterval(() => this.enqueueStatus(), this.#cfg.statusIntervalMs);
     this.#statusTimer.unref();
+    const periodic = (everyMs: number, task: () => void) => {
+      const timer = setInterval(task, everyMs);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    if (this.#deps.metrics !== undefined)
+      periodic(this.#cfg.metricsIntervalMs, () => this.#enqueue("metrics", "metrics", this.#deps.metrics!()));
+    if (this.#cfg.telemetryEveryMs !== undefined && this.#deps.telemetry !== undefined)
+      periodic(this.#cfg.telemetryEveryMs, () =>
+        this.#enqueue("telemetry", "telemetry", { values: this.#deps.telemetry!() }),
+      );
     // The cap matters most while the broker is away, so it is checked whatever the connection.
     this.#capTimer = setInterval(() => this.enforceCap(), 5_000);
     this.#capTimer.unref();
@@ -96,6 +112,7 @@ export class PlantSync implements Component {
   async stop(): Promise<void> {
     clearInterval(this.#statusTimer);
     clearInterval(this.#capTimer);
+    for (const timer of this.#timers) clearInterval(timer);
     this.#abort.abort();
     this.#wake?.();
     await this.#loop;
@@ -133,6 +150,19 @@ export class PlantSync implements Component {
       })();
     } catch (error) {
       this.#log.error({ err: errorMessage(error) }, "status could not be queued");
+    }
+  }
+
+  #enqueue(cls: "metrics" | "telemetry", topic: string, body: Record<string, unknown>): void {
+    try {
+      this.#deps.store.enqueueOutbox(cls, topic, {
+        version: 1,
+        line: this.#deps.line.line.name,
+        ts: new Date().toISOString(),
+        ...body,
+      });
+    } catch (error) {
+      this.#log.error({ err: errorMessage(error), cls }, "could not queue for the plant");
     }
   }
 

@@ -10,6 +10,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { Store } from "../../src/store/store.js";
 import { jsonSchemaOf, MESSAGE_SCHEMAS } from "../../src/sync/messages.js";
 import { PlantSync } from "../../src/sync/plantSync.js";
+import { DemoPlc } from "../../src/twin/demoPlc.js";
 import { lineYaml, ROOT, runCli, tempDir, waitFor } from "../helpers.js";
 import { makeTestPki, startMosquitto } from "../peers/peers.js";
 
@@ -342,4 +343,52 @@ test("the JSON Schemas in deploy/mqtt are the ones the code validates with", () 
       `${file} is stale: npm run schemas`,
     );
   }
+});
+
+test("the daemon sends downsampled telemetry (value, quality, unit) and gateway metrics to the plant", async (t) => {
+  const dir = tempDir(t);
+  const url = await startAedes(t);
+  const subscriber = await plant(t, url, undefined, 4);
+  const plc = new DemoPlc({ port: 0 });
+  await plc.start();
+  t.after(() => plc.stop());
+  const { writeFileSync } = await import("node:fs");
+  const file = join(dir, "line.yaml");
+  writeFileSync(
+    file,
+    lineYaml({
+      storePath: join(dir, "line.db"),
+      plcPort: plc.port,
+      extra: `sync: { url: "${url}", telemetryEveryMs: 1000, metricsIntervalMs: 1000, backoff: { initialMs: 100, maxMs: 500, jitter: 0.1 } }`,
+    }),
+  );
+  const daemon = runCli(["run", "--config", file]);
+  t.after(async () => {
+    daemon.proc.kill("SIGTERM");
+    await daemon.exited;
+  });
+  const telemetry = await waitFor(
+    () =>
+      subscriber.received.find(
+        (m) =>
+          m.topic === `${PREFIX}/telemetry` &&
+          (m.payload.values as { quality: string }[]).some((v) => v.quality === "good"),
+      ),
+    20_000,
+    `telemetry: ${daemon.stdout().slice(-1500)}`,
+  );
+  const speed = (
+    telemetry.payload.values as { tag: string; value: number; quality: string; unit: string }[]
+  ).find((v) => v.tag === "press7.speed")!;
+  assert.equal(speed.quality, "good");
+  assert.ok(Math.abs(speed.value - 30) < 1);
+  assert.equal(speed.unit, "", "the unit travels with the value (none configured here)");
+  const metrics = await waitFor(
+    () => subscriber.received.find((m) => m.topic === `${PREFIX}/metrics`),
+    10_000,
+    "metrics",
+  );
+  const components = metrics.payload.components as Record<string, Record<string, unknown>>;
+  assert.ok((components["modbus:plc"]?.samples as number) > 0, JSON.stringify(components));
+  assert.equal(metrics.payload.version, 1);
 });

@@ -27,7 +27,15 @@ export function summarize(name: string, d: Record<string, unknown>): string {
       `pending ${d.pending}`,
       `dropped ${d.dropped}`,
     );
-  else if ("connected" in d) {
+  else if (name === "sync") {
+    parts.push(
+      `${d.connected ? "connected" : "NOT connected"} ${d.url} (MQTT ${d.protocolVersion === 5 ? "5" : "3.1.1"})`,
+      `outbox ${d.outboxDepth}`,
+      `published ${d.published}`,
+      `errors ${d.errors}`,
+    );
+    if (d.lastError) parts.push(`last error: ${d.lastError}`);
+  } else if ("connected" in d) {
     parts.push(
       `${d.connected ? "connected" : "NOT connected"} ${d.target}`,
       `${d.samplesPerSecond} samples/s`,
