@@ -305,6 +305,21 @@ const sync = z
           ),
       })
       .default({ allow: {} }),
+    sparkplug: z
+      .strictObject({
+        groupId: identifier.describe("Sparkplug group id"),
+        edgeNodeId: identifier.optional().describe("Default: the line's name"),
+        primaryHostId: identifier
+          .optional()
+          .describe("Wait for this SCADA host's STATE online before the birth; die when it goes offline"),
+        publishEveryMs: durationMs(100, 3_600_000)
+          .default(1_000)
+          .describe("DDATA with the metrics changed since the last"),
+      })
+      .optional()
+      .describe(
+        "Sparkplug B 3.0 edge node (one device per machine, its tags as metrics), beside the JSON topics",
+      ),
     backoff: backoff.default({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 }),
   })
   .describe("MQTT link to the plant: outbox drained with QoS 1, commands received");

@@ -17,6 +17,7 @@ import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { PlantSync } from "../sync/plantSync.js";
+import { SparkplugNode } from "../sync/sparkplug.js";
 import type { Component, ComponentHealth } from "./component.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -107,6 +108,24 @@ export class Daemon {
                 };
               });
             },
+          }),
+        );
+      }
+      if (cfg.sync?.sparkplug !== undefined) {
+        const w = this.writer;
+        await this.#startComponent(
+          new SparkplugNode(cfg.sync, {
+            store,
+            log: this.#log,
+            line: cfg,
+            values: () =>
+              cfg.tags.map((tag, i) => ({
+                tag: tag.name,
+                machine: tag.machine,
+                value: w.latestValue[i]!,
+                ts: w.latestTs[i]!,
+                good: qualityOf(w.latestStatus[i]!) === "good" && !Number.isNaN(w.latestValue[i]!),
+              })),
           }),
         );
       }

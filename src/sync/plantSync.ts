@@ -8,15 +8,14 @@
  * for days or a kill -9 of the daemon loses nothing. After a reconnect, unacknowledged messages are
  * sent again with the same messageId; the plant de-duplicates on it.
  */
-import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { Backoff, connectWithBackoff, sleep } from "../common/backoff.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, SyncConfig } from "../config/schema.js";
-import { resolveSecret } from "../config/secrets.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 import type { Store } from "../store/store.js";
+import { brokerOptions } from "./broker.js";
 import { PlantCommands } from "./commands.js";
 
 export function topicPrefixOf(config: LineConfig): string {
@@ -181,15 +180,10 @@ export class PlantSync implements Component {
 
   #options(): IClientOptions {
     const cfg = this.#cfg;
-    const tls = cfg.tls;
     return {
-      clientId: cfg.clientId ?? `linepilot-${this.#deps.line.line.name}`,
+      ...brokerOptions(cfg, this.#deps.line),
       protocolVersion: this.#protocolVersion,
       clean: cfg.cleanSession,
-      keepalive: cfg.keepaliveS,
-      reconnectPeriod: 0, // reconnection is ours (shared backoff with jitter)
-      connectTimeout: 10_000,
-      queueQoSZero: false,
       ...(this.#protocolVersion === 5 && !cfg.cleanSession
         ? { properties: { sessionExpiryInterval: 7 * 86_400 } }
         : {}),
@@ -199,17 +193,6 @@ export class PlantSync implements Component {
         qos: 1,
         retain: true,
       },
-      ...(cfg.username !== undefined ? { username: cfg.username } : {}),
-      ...(cfg.password !== undefined ? { password: resolveSecret(cfg.password) } : {}),
-      ...(tls !== undefined
-        ? {
-            ca: readFileSync(tls.ca),
-            ...(tls.cert !== undefined ? { cert: readFileSync(tls.cert) } : {}),
-            ...(tls.key !== undefined ? { key: resolveSecret(tls.key) } : {}),
-            ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-            rejectUnauthorized: true,
-          }
-        : {}),
     };
   }
 
