@@ -1,0 +1,283 @@
+/**
+ * Random Forests to and from standard ONNX (a TreeEnsembleClassifier of the ai.onnx.ml domain),
+ * so any ONNX runtime can run them and onnxruntime-node runs them here. The protobuf subset of
+ * onnx.proto we need is declared below (field numbers from onnx/onnx.proto3); protobufjs encodes
+ * it. The forest's node covers, which exact TreeSHAP needs and ONNX has no field for, travel in the
+ * model's metadata_props, as do the feature names and the training summary.
+ */
+import protobuf from "protobufjs";
+import type { Forest, Tree } from "../maintenance/forest.js";
+
+const root = protobuf.Root.fromJSON({
+  nested: {
+    onnx: {
+      nested: {
+        ModelProto: {
+          fields: {
+            irVersion: { type: "int64", id: 1 },
+            producerName: { type: "string", id: 2 },
+            producerVersion: { type: "string", id: 3 },
+            domain: { type: "string", id: 4 },
+            modelVersion: { type: "int64", id: 5 },
+            docString: { type: "string", id: 6 },
+            graph: { type: "GraphProto", id: 7 },
+            opsetImport: { rule: "repeated", type: "OperatorSetIdProto", id: 8 },
+            metadataProps: { rule: "repeated", type: "StringStringEntryProto", id: 14 },
+          },
+        },
+        OperatorSetIdProto: {
+          fields: { domain: { type: "string", id: 1 }, version: { type: "int64", id: 2 } },
+        },
+        StringStringEntryProto: {
+          fields: { key: { type: "string", id: 1 }, value: { type: "string", id: 2 } },
+        },
+        GraphProto: {
+          fields: {
+            node: { rule: "repeated", type: "NodeProto", id: 1 },
+            name: { type: "string", id: 2 },
+            input: { rule: "repeated", type: "ValueInfoProto", id: 11 },
+            output: { rule: "repeated", type: "ValueInfoProto", id: 12 },
+          },
+        },
+        NodeProto: {
+          fields: {
+            input: { rule: "repeated", type: "string", id: 1 },
+            output: { rule: "repeated", type: "string", id: 2 },
+            name: { type: "string", id: 3 },
+            opType: { type: "string", id: 4 },
+            attribute: { rule: "repeated", type: "AttributeProto", id: 5 },
+            domain: { type: "string", id: 7 },
+          },
+        },
+        AttributeProto: {
+          fields: {
+            name: { type: "string", id: 1 },
+            f: { type: "float", id: 2 },
+            i: { type: "int64", id: 3 },
+            s: { type: "bytes", id: 4 },
+            floats: { rule: "repeated", type: "float", id: 7, options: { packed: true } },
+            ints: { rule: "repeated", type: "int64", id: 8, options: { packed: true } },
+            strings: { rule: "repeated", type: "bytes", id: 9 },
+            type: { type: "int32", id: 20 },
+          },
+        },
+        ValueInfoProto: { fields: { name: { type: "string", id: 1 }, type: { type: "TypeProto", id: 2 } } },
+        TypeProto: { fields: { tensorType: { type: "TensorTypeProto", id: 1 } } },
+        TensorTypeProto: {
+          fields: { elemType: { type: "int32", id: 1 }, shape: { type: "TensorShapeProto", id: 2 } },
+        },
+        TensorShapeProto: { fields: { dim: { rule: "repeated", type: "Dimension", id: 1 } } },
+        Dimension: { fields: { dimValue: { type: "int64", id: 1 }, dimParam: { type: "string", id: 2 } } },
+      },
+    },
+  },
+});
+const ModelProto = root.lookupType("onnx.ModelProto");
+
+const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+const ELEM = { FLOAT: 1, INT64: 7 } as const;
+export const INPUT_NAME = "features";
+export const OUTPUTS = { label: "label", probabilities: "probabilities" } as const;
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  features: string[];
+  /** Free-form facts for the card (horizon, window, training range, metrics). */
+  metadata: Record<string, string>;
+}
+
+type Attribute = {
+  name: string;
+  type: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  floats?: number[];
+  ints?: number[];
+  strings?: Uint8Array[];
+};
+
+export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
+  const nodesTree: number[] = [];
+  const nodesId: number[] = [];
+  const nodesFeature: number[] = [];
+  const nodesValue: number[] = [];
+  const nodesMode: Uint8Array[] = [];
+  const nodesTrue: number[] = [];
+  const nodesFalse: number[] = [];
+  const classTree: number[] = [];
+  const classNode: number[] = [];
+  const classId: number[] = [];
+  const classWeight: number[] = [];
+  const n = forest.trees.length;
+  const enc = new TextEncoder();
+  forest.trees.forEach((tree, t) => {
+    for (let node = 0; node < tree.feature.length; node++) {
+      const leaf = tree.feature[node]! < 0;
+      nodesTree.push(t);
+      nodesId.push(node);
+      nodesFeature.push(leaf ? 0 : tree.feature[node]!);
+      nodesValue.push(leaf ? 0 : tree.threshold[node]!);
+      nodesMode.push(enc.encode(leaf ? "LEAF" : "BRANCH_LEQ"));
+      nodesTrue.push(leaf ? 0 : tree.left[node]!);
+      nodesFalse.push(leaf ? 0 : tree.right[node]!);
+      if (leaf) {
+        // The forest's probability is the mean of the trees' leaf values: each leaf adds value / trees.
+        for (const [cls, w] of [
+          [0, 1 - tree.value[node]!],
+          [1, tree.value[node]!],
+        ] as const) {
+          classTree.push(t);
+          classNode.push(node);
+          classId.push(cls);
+          classWeight.push(w / n);
+        }
+      }
+    }
+  });
+  const attrs: Attribute[] = [
+    { name: "classlabels_int64s", type: ATTR.INTS, ints: [0, 1] },
+    { name: "nodes_treeids", type: ATTR.INTS, ints: nodesTree },
+    { name: "nodes_nodeids", type: ATTR.INTS, ints: nodesId },
+    { name: "nodes_featureids", type: ATTR.INTS, ints: nodesFeature },
+    { name: "nodes_values", type: ATTR.FLOATS, floats: nodesValue },
+    { name: "nodes_modes", type: ATTR.STRINGS, strings: nodesMode },
+    { name: "nodes_truenodeids", type: ATTR.INTS, ints: nodesTrue },
+    { name: "nodes_falsenodeids", type: ATTR.INTS, ints: nodesFalse },
+    // NaN goes right (the false branch), as in the forest.
+    { name: "nodes_missing_value_tracks_true", type: ATTR.INTS, ints: nodesTree.map(() => 0) },
+    { name: "class_treeids", type: ATTR.INTS, ints: classTree },
+    { name: "class_nodeids", type: ATTR.INTS, ints: classNode },
+    { name: "class_ids", type: ATTR.INTS, ints: classId },
+    { name: "class_weights", type: ATTR.FLOATS, floats: classWeight },
+    { name: "post_transform", type: ATTR.STRING, s: enc.encode("NONE") },
+  ];
+  const covers = forest.trees.map((tree) => Array.from(tree.cover));
+  const tensor = (name: string, elemType: number, dims: (number | string)[]) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const message = ModelProto.fromObject({
+    irVersion: 8,
+    producerName: "linepilot",
+    producerVersion: "1",
+    domain: "linepilot",
+    modelVersion: 1,
+    docString: `${info.name} ${info.version}: Random Forest, ${n} trees`,
+    opsetImport: [
+      { domain: "", version: 17 },
+      { domain: "ai.onnx.ml", version: 3 },
+    ],
+    metadataProps: [
+      { key: "linepilot.name", value: info.name },
+      { key: "linepilot.version", value: info.version },
+      { key: "linepilot.features", value: JSON.stringify(info.features) },
+      { key: "linepilot.node_covers", value: JSON.stringify(covers) },
+      ...Object.entries(info.metadata).map(([key, value]) => ({ key: `linepilot.${key}`, value })),
+    ],
+    graph: {
+      name: info.name,
+      node: [
+        {
+          name: "forest",
+          opType: "TreeEnsembleClassifier",
+          domain: "ai.onnx.ml",
+          input: [INPUT_NAME],
+          output: [OUTPUTS.label, OUTPUTS.probabilities],
+          attribute: attrs,
+        },
+      ],
+      input: [tensor(INPUT_NAME, ELEM.FLOAT, ["N", info.features.length])],
+      output: [tensor(OUTPUTS.label, ELEM.INT64, ["N"]), tensor(OUTPUTS.probabilities, ELEM.FLOAT, ["N", 2])],
+    },
+  });
+  return ModelProto.encode(message).finish();
+}
+
+export interface ParsedModel {
+  info: ModelInfo;
+  forest: Forest;
+  input: { name: string; elemType: number; dims: (number | string)[] };
+}
+
+/** Reads a model written by forestToOnnx back (for TreeSHAP and input checks). */
+export function onnxToForest(bytes: Uint8Array): ParsedModel {
+  const model = ModelProto.toObject(ModelProto.decode(bytes), {
+    longs: Number,
+    bytes: String,
+    defaults: true,
+  }) as {
+    metadataProps: { key: string; value: string }[];
+    graph: {
+      node: { opType: string; attribute: (Attribute & { strings: string[] })[] }[];
+      input: {
+        name: string;
+        type: { tensorType: { elemType: number; shape: { dim: { dimValue: number; dimParam: string }[] } } };
+      }[];
+    };
+  };
+  const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+  const node = model.graph?.node.find((x) => x.opType === "TreeEnsembleClassifier");
+  if (node === undefined || meta["linepilot.node_covers"] === undefined)
+    throw new Error("not a linepilot forest: no TreeEnsembleClassifier with node covers");
+  const attr = (name: string) => node.attribute.find((a) => a.name === name)!;
+  const ints = (name: string) => attr(name).ints as number[];
+  const floats = (name: string) => attr(name).floats as number[];
+  const modes = (attr("nodes_modes").strings as unknown as string[]).map((s) =>
+    Buffer.from(s, "base64").toString(),
+  );
+  const covers = JSON.parse(meta["linepilot.node_covers"]) as number[][];
+  const trees: Tree[] = covers.map((cover) => ({
+    feature: new Int32Array(cover.length).fill(-1),
+    threshold: new Float32Array(cover.length),
+    left: new Int32Array(cover.length).fill(-1),
+    right: new Int32Array(cover.length).fill(-1),
+    value: new Float64Array(cover.length),
+    cover: Float64Array.from(cover),
+  }));
+  const treeIds = ints("nodes_treeids");
+  const nodeIds = ints("nodes_nodeids");
+  treeIds.forEach((t, k) => {
+    const tree = trees[t]!;
+    const id = nodeIds[k]!;
+    if (modes[k] === "LEAF") return;
+    tree.feature[id] = ints("nodes_featureids")[k]!;
+    tree.threshold[id] = floats("nodes_values")[k]!;
+    tree.left[id] = ints("nodes_truenodeids")[k]!;
+    tree.right[id] = ints("nodes_falsenodeids")[k]!;
+  });
+  const n = trees.length;
+  const classTree = ints("class_treeids");
+  const classNode = ints("class_nodeids");
+  const classIds = ints("class_ids");
+  const weights = floats("class_weights");
+  classTree.forEach((t, k) => {
+    if (classIds[k] === 1) trees[t]!.value[classNode[k]!] = weights[k]! * n;
+  });
+  const features = JSON.parse(meta["linepilot.features"] ?? "[]") as string[];
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(meta))
+    if (key.startsWith("linepilot.") && !["linepilot.node_covers", "linepilot.features"].includes(key))
+      metadata[key.slice("linepilot.".length)] = value;
+  const input = model.graph.input[0]!;
+  return {
+    info: {
+      name: meta["linepilot.name"] ?? "",
+      version: meta["linepilot.version"] ?? "",
+      features,
+      metadata,
+    },
+    forest: { features, trees },
+    input: {
+      name: input.name,
+      elemType: input.type.tensorType.elemType,
+      dims: input.type.tensorType.shape.dim.map((d) => (d.dimParam !== "" ? d.dimParam : Number(d.dimValue))),
+    },
+  };
+}
