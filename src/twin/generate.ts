@@ -67,6 +67,8 @@ export interface GenerateOptions {
    * something to fit: each machine's operator moves speed, temperature and pressure every few hours.
    */
   varySetpoints?: boolean;
+  /** Machine id -> bearing wear rate factor (an injected fault: a bad bearing batch, poor lubrication). */
+  wearFactors?: ReadonlyMap<number, number>;
   onProgress?: (doneS: number) => void;
 }
 
@@ -82,6 +84,7 @@ export interface GenerateSummary {
 export async function generateHistory(o: GenerateOptions): Promise<GenerateSummary> {
   const startTs = o.startTs ?? Date.UTC(2026, 0, 5);
   const twin = new LineTwin({ machineIds: o.machineIds, seed: o.seed, startTs });
+  for (const [id, factor] of o.wearFactors ?? []) twin.machine(id).faults.wearRateFactor = factor;
   const tags = o.machineIds.flatMap((machine) =>
     RECORDED_SIGNALS.map((signal) => ({
       name: generatedTagName(machine, signal),

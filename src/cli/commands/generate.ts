@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option("--interval <d>", "seconds between samples, e.g. 10s, 60s", "10s")
     .option("--seed <n>", "random seed", parseInteger, 1)
     .option("--start <iso>", "simulated start time (ISO 8601)", "2026-01-05T00:00:00Z")
+    .option("--wear-rate <spec...>", "inject bearing wear: MACHINE=FACTOR, e.g. 2=3 (three times faster)")
     .option("--force", "overwrite the output file")
     .addHelpText("after", `\n${help}`)
     .action(
@@ -36,7 +37,15 @@ export function register(program: Command): void {
         seed: number;
         start: string;
         force?: boolean;
+        wearRate?: string[];
       }) => {
+        const wearFactors = new Map(
+          (opts.wearRate ?? []).map((spec) => {
+            const m = /^(\d+)=(\d+(?:\.\d+)?)$/.exec(spec);
+            if (m === null) throw new LinepilotError("LP_ERR_USAGE", `--wear-rate ${spec}: write MACHINE=FACTOR, e.g. 2=3`);
+            return [Number(m[1]), Number(m[2])] as const;
+          }),
+        );
         const format = opts.out.endsWith(".csv") ? "csv" : "store";
         if (existsSync(opts.out)) {
           if (!opts.force)
@@ -66,6 +75,7 @@ export function register(program: Command): void {
           out: opts.out,
           format,
           startTs,
+          wearFactors,
           onProgress: (doneS) => bar.update(Math.round(doneS / 3600)),
         });
         bar.stop();

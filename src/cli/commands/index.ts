@@ -12,6 +12,7 @@ import * as simPlc from "./simPlc.js";
 import * as simulate from "./simulate.js";
 import * as status from "./status.js";
 import * as tags from "./tags.js";
+import * as train from "./train.js";
 
 export const COMMANDS: readonly { register(program: Command): void }[] = [
   run,
@@ -22,5 +23,6 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   simulate,
   simPlc,
   generate,
+  train,
   demo,
 ];
