@@ -11,13 +11,17 @@ import Database from "better-sqlite3";
 import mqtt from "mqtt";
 import { silentLogger } from "../src/common/logger.js";
 import { parseConfig } from "../src/config/load.js";
+import { ModelRunner } from "../src/inference/engine.js";
+import { Predictor } from "../src/maintenance/predictor.js";
+import { PM_FEATURES } from "../src/preprocess/features.js";
 import { SampleWriter } from "../src/store/sampleWriter.js";
 import { Store } from "../src/store/store.js";
 import { PlantSync } from "../src/sync/plantSync.js";
 import { DemoPlc } from "../src/twin/demoPlc.js";
 import { generateHistory } from "../src/twin/generate.js";
+import { mulberry32 } from "../src/twin/machine.js";
 import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
-import { CLI, lineYaml } from "../test/helpers.js";
+import { CLI, lineYaml, ROOT } from "../test/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lp-bench-"));
 
@@ -224,6 +228,68 @@ async function syncFigures() {
   };
 }
 
+/**
+ * Inference latency (p50/p99) of the shipped model through the worker (probabilities and TreeSHAP
+ * reasons), per machine and per batch of 100; and the time from the tick that sees a worn bearing
+ * to the alert in the outbox.
+ */
+async function maintenanceFigures() {
+  const runner = new ModelRunner({
+    name: "pm",
+    path: join(ROOT, "models/predictive_maintenance.onnx"),
+    features: PM_FEATURES,
+    timeoutMs: 10_000,
+  });
+  await runner.start();
+  const random = mulberry32(1);
+  const percentile = (xs: number[], q: number) =>
+    xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+  const latency = async (rows: number, runs: number) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const input = Float32Array.from({ length: rows * PM_FEATURES.length }, () => random() * 100);
+      const t0 = performance.now();
+      await runner.run(input, rows);
+      times.push(performance.now() - t0);
+    }
+    return { p50Ms: +percentile(times, 0.5).toFixed(2), p99Ms: +percentile(times, 0.99).toFixed(2) };
+  };
+  const perMachine = await latency(1, 300);
+  const perBatch = await latency(100, 100);
+  await runner.stop();
+  const path = join(dir, "pm.db");
+  const start = Date.UTC(2026, 5, 1);
+  await generateHistory({
+    machineIds: [1, 2],
+    durationS: 8 * 86_400,
+    intervalS: 60,
+    seed: 5,
+    out: path,
+    format: "store",
+    startTs: start,
+    wearFactors: new Map([[2, 2]]),
+  });
+  const cfg = parseConfig(
+    `version: 1\nline: { enterprise: acme, site: lyon, area: a, name: bench }\nmachines: [{ id: 1, name: P1 }, { id: 2, name: P2 }]\nstore: { path: ${JSON.stringify(path)} }\nmaintenance: { model: ${JSON.stringify(join(ROOT, "models/predictive_maintenance.onnx"))}, tickMs: 3600000 }\n`,
+    join(dir, "pm.yaml"),
+  );
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  const predictor = new Predictor(cfg.maintenance!, { store, log: silentLogger(), line: cfg });
+  await predictor.start();
+  let tickToAlertMs: number | null = null;
+  const alerts = store.db.prepare("SELECT count(*) AS n FROM outbox WHERE class = 'alert'");
+  for (let ts = start + 86_400_000; ts <= start + 8 * 86_400_000 && tickToAlertMs === null; ts += 3_600_000) {
+    const before = (alerts.get() as { n: number }).n;
+    const t0 = performance.now();
+    await predictor.tick(ts);
+    if ((alerts.get() as { n: number }).n > before) tickToAlertMs = +(performance.now() - t0).toFixed(1);
+  }
+  await predictor.stop();
+  store.close();
+  return { perMachine, perBatchOf100: perBatch, tickToAlertInOutboxMs: tickToAlertMs };
+}
+
 const results: Record<string, unknown> = {};
 for (const [sync, batch] of [
   ["FULL", 1000],
@@ -249,6 +315,7 @@ for (const [sync, batch] of [
   };
 }
 results["plant sync to mosquitto on loopback"] = await syncFigures();
+results["predictive maintenance inference (worker: ONNX + TreeSHAP)"] = await maintenanceFigures();
 const daemon = await daemonFigures();
 results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
   await opcuaFigures();

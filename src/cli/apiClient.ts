@@ -37,3 +37,28 @@ export async function apiGet<T>(base: string, path: string, timeoutMs = 5000): P
   }
   return body;
 }
+
+/** POSTs JSON; an answer with an error body becomes a clear error (usage errors exit 2). */
+export async function apiPost<T>(base: string, path: string, body: unknown, timeoutMs = 30_000): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new LinepilotError(
+      "LP_ERR_API",
+      `linepilot is not reachable at ${base} (is the daemon running?): ${(error as Error).cause ?? (error as Error).message}`,
+    );
+  }
+  const answer = (await response.json().catch(() => ({}))) as T & { error?: string; message?: string };
+  if (!response.ok)
+    throw new LinepilotError(
+      response.status >= 400 && response.status < 500 ? "LP_ERR_USAGE" : "LP_ERR_API",
+      answer.message ?? `${base}${path} answered HTTP ${response.status}`,
+    );
+  return answer;
+}

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   LP_ERR_WRITE_VERIFY: "a setpoint write was not confirmed by read-back",
   LP_ERR_STOP_TIMEOUT: "a component did not stop within its time budget",
   LP_ERR_USAGE: "the command line is invalid",
+  LP_ERR_MODEL: "a model could not be loaded, was refused, failed or timed out",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

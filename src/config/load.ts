@@ -109,6 +109,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   // Relative paths are relative to the config file, so a line's folder can be moved as a whole.
   const base = dirname(resolve(file));
   config.store.path = isAbsolute(config.store.path) ? config.store.path : resolve(base, config.store.path);
+  if (config.maintenance !== undefined && !isAbsolute(config.maintenance.model))
+    config.maintenance.model = resolve(base, config.maintenance.model);
   const tls = config.sync?.tls;
   if (tls !== undefined) {
     tls.ca = isAbsolute(tls.ca) ? tls.ca : resolve(base, tls.ca);

@@ -324,6 +324,90 @@ const sync = z
   })
   .describe("MQTT link to the plant: outbox drained with QoS 1, commands received");
 
+// ---- Predictive maintenance ----
+
+const maintenance = z
+  .strictObject({
+    model: z
+      .string()
+      .min(1)
+      .describe("The predictive-maintenance ONNX model (default: the one shipped in models/)"),
+    modelSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional()
+      .describe("Refuse the model unless its sha256 is this"),
+    tickMs: durationMs(1_000, 3_600_000).default(60_000).describe("How often every machine is scored"),
+    timeoutMs: durationMs(100, 60_000)
+      .default(5_000)
+      .describe("A model that takes longer is restarted and the tick skipped"),
+    window: z
+      .strictObject({
+        minutes: z.number().min(1).max(240).default(5),
+        maxGapMs: durationMs(1_000, 3_600_000)
+          .default(180_000)
+          .describe("Longer gaps mark the window incomplete"),
+        fill: z.enum(["linear", "locf"]).default("linear"),
+      })
+      .default({ minutes: 5, maxGapMs: 180_000, fill: "linear" }),
+    alerts: z
+      .strictObject({
+        medium: z.number().min(0).max(1).default(0.3),
+        high: z.number().min(0).max(1).default(0.6),
+        escalate: z.number().min(0).max(1).default(0.85),
+        clearBelow: z.number().min(0).max(1).default(0.3),
+        clearAfterTicks: z.int().min(1).max(1_000).default(3),
+        minHoldMs: durationMs(0, 86_400_000).default(1_800_000),
+      })
+      .default({
+        medium: 0.3,
+        high: 0.6,
+        escalate: 0.85,
+        clearBelow: 0.3,
+        clearAfterTicks: 3,
+        minHoldMs: 1_800_000,
+      }),
+    rules: z
+      .array(
+        z.strictObject({
+          role: z.enum(SIGNALS).describe("The tag role the rule watches, on every machine that has it"),
+          above: z.number().optional(),
+          below: z.number().optional(),
+          level: z.enum(["MEDIUM", "HIGH"]),
+          reason: z.string().min(1).max(200),
+          action: z.string().max(300).optional(),
+        }),
+      )
+      .default([
+        {
+          role: "vibration_rms",
+          above: 4.5,
+          level: "MEDIUM",
+          reason: "vibration in ISO 10816-3 zone C (above 4.5 mm/s)",
+        },
+        {
+          role: "vibration_rms",
+          above: 7.1,
+          level: "HIGH",
+          reason: "vibration in ISO 10816-3 zone D (above 7.1 mm/s): damage likely",
+          action: "Stop when possible and inspect the bearing",
+        },
+        {
+          role: "motor_temperature",
+          above: 95,
+          level: "HIGH",
+          reason: "motor over-temperature (above 95 degC)",
+          action: "Check motor cooling and load",
+        },
+      ])
+      .describe("Thresholds that raise risk on their own and say so in the reasons"),
+    actions: z
+      .record(z.string(), z.string().min(1).max(300))
+      .default({})
+      .describe("Dominant reason (feature-name prefix, e.g. vibration_rms) -> recommended action text"),
+  })
+  .describe("Predictive maintenance: per-machine failure risk, reasons, alerts");
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 const api = z
@@ -360,6 +444,7 @@ export const lineConfigSchema = z
     tags: z.array(tag).default([]).describe("Every value read from the line"),
     store,
     sync: sync.optional(),
+    maintenance: maintenance.optional(),
     api: api.default({ host: "127.0.0.1", port: 8_001 }),
     logging: logging.default({ level: "info" }),
     daemon: daemon.default({ stopTimeoutMs: 10_000, componentStopTimeoutMs: 5_000 }),
@@ -454,6 +539,7 @@ export type TagConfig = LineConfig["tags"][number];
 export type ConnectionConfig = LineConfig["connections"][number];
 export type OpcuaConnectionConfig = Extract<ConnectionConfig, { protocol: "opcua" }>;
 export type SyncConfig = NonNullable<LineConfig["sync"]>;
+export type MaintenanceConfig = NonNullable<LineConfig["maintenance"]>;
 export type ModbusConnectionConfig = Extract<ConnectionConfig, { protocol: "modbus-tcp" | "modbus-rtu" }>;
 export type ModbusAddress = z.output<typeof modbusAddress>;
 export type ModbusDataType = (typeof MODBUS_DATA_TYPES)[number];

@@ -3,6 +3,8 @@
  * order (store, sample writer, retention, connectors, API) and stop in reverse, each inside its own
  * try/catch and time budget, so one that hangs cannot keep the others from flushing.
  */
+
+import { maintenanceRoutes } from "../api/maintenanceRoutes.js";
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
 import { simulateRoute } from "../api/simulateRoute.js";
 import { tagsRoute } from "../api/tagsRoute.js";
@@ -13,6 +15,7 @@ import type { LineConfig } from "../config/schema.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
+import { Predictor } from "../maintenance/predictor.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -35,6 +38,7 @@ export class Daemon {
   writer: SampleWriter | undefined;
   api: ApiServer | undefined;
   sync: PlantSync | undefined;
+  maintenance: Predictor | undefined;
   connectors: Component[] = [];
 
   constructor(config: LineConfig, log: Logger, notifier?: SystemdNotifier) {
@@ -129,10 +133,18 @@ export class Daemon {
           }),
         );
       }
+      if (cfg.maintenance !== undefined)
+        this.maintenance = await this.#startComponent(
+          new Predictor(cfg.maintenance, { store, log: this.#log, line: cfg }),
+        );
       for (const connector of await createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }
-      const routes: RouteRegistrar[] = [tagsRoute(cfg.tags, this.writer), simulateRoute(cfg)];
+      const routes: RouteRegistrar[] = [
+        tagsRoute(cfg.tags, this.writer),
+        simulateRoute(cfg),
+        maintenanceRoutes(() => store),
+      ];
       this.api = await this.#startComponent(
         new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")),
       );

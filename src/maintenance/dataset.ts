@@ -4,9 +4,16 @@
  * Windows while the machine is down, and windows whose horizon runs past the end of the data with
  * no failure seen (we cannot know), are left out.
  */
+
+import {
+  DEFAULT_WINDOW,
+  extractFeatures,
+  PM_FEATURES,
+  StoreSeries,
+  type WindowSettings,
+} from "../preprocess/features.js";
 import type { Db } from "../store/store.js";
 import type { Signal } from "../twin/machine.js";
-import { DEFAULT_WINDOW, extractFeatures, PM_FEATURES, StoreSeries, type WindowSettings } from "../preprocess/features.js";
 
 export interface Sample {
   machine: number;
@@ -37,9 +44,15 @@ export interface Dataset {
 export function buildDataset(db: Db, o: DatasetOptions): Dataset {
   const source = new StoreSeries(db, o.roles);
   const window = o.window ?? DEFAULT_WINDOW;
-  const range = db.prepare("SELECT min(ts) AS a, max(ts) AS b FROM sensor_data").get() as { a: number | null; b: number | null };
-  if (range.a === null || range.b === null) return { features: PM_FEATURES, samples: [], from: 0, to: 0, failures: [], incomplete: 0 };
-  const failures = db.prepare("SELECT machine_id AS machine, ts FROM machine_events WHERE kind = 'fault' ORDER BY ts").all() as {
+  const range = db.prepare("SELECT min(ts) AS a, max(ts) AS b FROM sensor_data").get() as {
+    a: number | null;
+    b: number | null;
+  };
+  if (range.a === null || range.b === null)
+    return { features: PM_FEATURES, samples: [], from: 0, to: 0, failures: [], incomplete: 0 };
+  const failures = db
+    .prepare("SELECT machine_id AS machine, ts FROM machine_events WHERE kind = 'fault' ORDER BY ts")
+    .all() as {
     machine: number;
     ts: number;
   }[];

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { forestToOnnx } from "../inference/onnxModel.js";
 import type { Db } from "../store/store.js";
-import { AlertTracker, type AlertSettings, DEFAULT_ALERTS } from "./alertPolicy.js";
+import { type AlertSettings, AlertTracker, DEFAULT_ALERTS } from "./alertPolicy.js";
 import { buildDataset, type Dataset, type Sample } from "./dataset.js";
 import { type Forest, type ForestOptions, predictProbability, trainForest } from "./forest.js";
 
@@ -48,7 +48,16 @@ export interface ModelCard {
   features: readonly string[];
   horizon_h: number;
   window: { minutes: number; stride_min: number };
-  training: { from: string; to: string; samples: number; class_balance: { positive: number; negative: number }; seed: number; trees: number; max_depth: number; min_samples_leaf: number };
+  training: {
+    from: string;
+    to: string;
+    samples: number;
+    class_balance: { positive: number; negative: number };
+    seed: number;
+    trees: number;
+    max_depth: number;
+    min_samples_leaf: number;
+  };
   holdout: Evaluation & { from: string; to: string };
   external_holdout?: Evaluation & { source: string };
   alert_policy: AlertSettings;
@@ -66,10 +75,11 @@ export function auc(scores: number[], labels: number[]): number {
     let j = i;
     while (j < order.length && order[j]![0] === order[i]![0]) j++;
     const rank = (i + j + 1) / 2;
-    for (let k = i; k < j; k++) if (order[k]![1] === 1) {
-      rankSum += rank;
-      positives++;
-    }
+    for (let k = i; k < j; k++)
+      if (order[k]![1] === 1) {
+        rankSum += rank;
+        positives++;
+      }
     i = j;
   }
   const negatives = order.length - positives;
@@ -77,7 +87,12 @@ export function auc(scores: number[], labels: number[]): number {
   return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
-export function evaluate(forest: Forest, samples: Sample[], failures: { machine: number; ts: number }[], alerts: AlertSettings): Evaluation {
+export function evaluate(
+  forest: Forest,
+  samples: Sample[],
+  failures: { machine: number; ts: number }[],
+  alerts: AlertSettings,
+): Evaluation {
   const scores = samples.map((s) => predictProbability(forest, s.x));
   const labels = samples.map((s) => s.y);
   let tp = 0;
@@ -101,15 +116,20 @@ export function evaluate(forest: Forest, samples: Sample[], failures: { machine:
     series.sort((a, b) => a.ts - b.ts);
     spanMs += series.at(-1)!.ts - series[0]!.ts;
     const tracker = new AlertTracker(alerts);
-    for (const point of series) if (tracker.update(point.ts, point.p) === "opened") openings.push({ machine, ts: point.ts });
+    for (const point of series)
+      if (tracker.update(point.ts, point.p) === "opened") openings.push({ machine, ts: point.ts });
   }
   const from = Math.min(...samples.map((s) => s.ts));
   const to = Math.max(...samples.map((s) => s.ts));
-  const inRange = failures.filter((f) => f.ts > from && f.ts <= to + 48 * 3_600_000 && byMachine.has(f.machine));
+  const inRange = failures.filter(
+    (f) => f.ts > from && f.ts <= to + 48 * 3_600_000 && byMachine.has(f.machine),
+  );
   const leads: number[] = [];
   let inTime = 0;
   for (const f of inRange) {
-    const before = openings.filter((o) => o.machine === f.machine && o.ts < f.ts && f.ts - o.ts <= 72 * 3_600_000);
+    const before = openings.filter(
+      (o) => o.machine === f.machine && o.ts < f.ts && f.ts - o.ts <= 72 * 3_600_000,
+    );
     if (before.length === 0) continue;
     const lead = (f.ts - before[0]!.ts) / 3_600_000;
     leads.push(lead);
@@ -138,7 +158,10 @@ export function evaluate(forest: Forest, samples: Sample[], failures: { machine:
   };
 }
 
-export function splitByTime(data: Dataset, holdoutFraction: number): { train: Sample[]; holdout: Sample[]; cut: number } {
+export function splitByTime(
+  data: Dataset,
+  holdoutFraction: number,
+): { train: Sample[]; holdout: Sample[]; cut: number } {
   const cut = data.from + (data.to - data.from) * (1 - holdoutFraction);
   // Training windows whose horizon reaches past the cut would see the holdout's failures: dropped.
   return {
@@ -148,7 +171,12 @@ export function splitByTime(data: Dataset, holdoutFraction: number): { train: Sa
   };
 }
 
-export function trainModel(db: Db, out: string, o: TrainOptions, externalHoldout?: { db: Db; source: string }): { card: ModelCard; forest: Forest; bytes: Uint8Array } {
+export function trainModel(
+  db: Db,
+  out: string,
+  o: TrainOptions,
+  externalHoldout?: { db: Db; source: string },
+): { card: ModelCard; forest: Forest; bytes: Uint8Array } {
   const alerts = o.alerts ?? DEFAULT_ALERTS;
   const data = buildDataset(db, {
     horizonH: o.horizonH,
@@ -157,7 +185,9 @@ export function trainModel(db: Db, out: string, o: TrainOptions, externalHoldout
   });
   const { train, holdout, cut } = splitByTime(data, o.holdoutFraction);
   if (train.length < 50 || !train.some((s) => s.y === 1))
-    throw new Error(`not enough labelled history to train on (${train.length} windows, ${train.filter((s) => s.y === 1).length} before a failure)`);
+    throw new Error(
+      `not enough labelled history to train on (${train.length} windows, ${train.filter((s) => s.y === 1).length} before a failure)`,
+    );
   o.onProgress?.("trees", 0, o.forest.trees);
   const y = Uint8Array.from(train, (s) => s.y);
   const forest = trainForest(

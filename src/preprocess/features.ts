@@ -121,7 +121,9 @@ export function extractFeatures(
   let complete = true;
   let outliers = 0;
   let filled = 0;
-  const stats = (signal: Signal, spanMs: number) => {
+  // The 6-hour trend uses what there is (a daemon just started has less); only the short window
+  // decides whether the vector is complete.
+  const stats = (signal: Signal, spanMs: number, decidesCompleteness = true) => {
     const startTs = endTs - spanMs;
     const raw = source.series(machine, signal, startTs - settings.maxGapMs, endTs);
     const grid = toGrid(raw, {
@@ -131,13 +133,13 @@ export function extractFeatures(
       maxGapMs: settings.maxGapMs,
       fill: settings.fill,
     });
-    if (!grid.complete) complete = false;
+    if (!grid.complete && decidesCompleteness) complete = false;
     filled += grid.filled;
     outliers += hampel(grid.values);
     return summarise(grid.values, settings.stepMs);
   };
   const vibration = stats("vibration_rms", windowMs);
-  const vibrationLong = stats("vibration_rms", 6 * 3_600_000);
+  const vibrationLong = stats("vibration_rms", 6 * 3_600_000, false);
   const motor = stats("motor_temperature", windowMs);
   const current = stats("motor_current", windowMs);
   const speed = stats("speed", windowMs);

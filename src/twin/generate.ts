@@ -3,7 +3,7 @@
  * telemetry per tag, machine events (faults, repairs), and maintenance records — to a store file
  * (the same SQLite schema the daemon writes) or to CSV. For training, tests and calibration.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { silentLogger } from "../common/logger.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -82,6 +82,8 @@ export interface GenerateSummary {
 }
 
 export async function generateHistory(o: GenerateOptions): Promise<GenerateSummary> {
+  // Never append a second history to an existing store: its clock and counters would repeat.
+  if (existsSync(o.out)) throw new Error(`${o.out} exists: remove it first`);
   const startTs = o.startTs ?? Date.UTC(2026, 0, 5);
   const twin = new LineTwin({ machineIds: o.machineIds, seed: o.seed, startTs });
   for (const [id, factor] of o.wearFactors ?? []) twin.machine(id).faults.wearRateFactor = factor;

@@ -2,9 +2,10 @@
  * Runs a what-if question in a worker thread on its own read-only connection to the store:
  * calibration reads weeks of history, and the daemon's event loop must keep ingesting meanwhile.
  */
-import { parentPort, Worker, workerData } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { type ErrorCode, LinepilotError } from "../common/errors.js";
+import { startWorker } from "../common/worker.js";
 import type { LineConfig } from "../config/schema.js";
 import type { ScenarioResult } from "./scenario.js";
 import { type WhatIfRequest, whatIf } from "./whatIf.js";
@@ -40,7 +41,7 @@ export function whatIfInWorker(
   config: LineConfig,
 ): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), {
+    const worker = startWorker(new URL(import.meta.url), {
       workerData: { whatIf: true, job: { storePath, request, config: structuredClone(config) } },
     });
     worker.once("message", (answer: Answer) => {

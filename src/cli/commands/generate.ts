@@ -42,7 +42,8 @@ export function register(program: Command): void {
         const wearFactors = new Map(
           (opts.wearRate ?? []).map((spec) => {
             const m = /^(\d+)=(\d+(?:\.\d+)?)$/.exec(spec);
-            if (m === null) throw new LinepilotError("LP_ERR_USAGE", `--wear-rate ${spec}: write MACHINE=FACTOR, e.g. 2=3`);
+            if (m === null)
+              throw new LinepilotError("LP_ERR_USAGE", `--wear-rate ${spec}: write MACHINE=FACTOR, e.g. 2=3`);
             return [Number(m[1]), Number(m[2])] as const;
           }),
         );

@@ -3,10 +3,12 @@
  * one line here.
  */
 import type { Command } from "commander";
+import * as alerts from "./alerts.js";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
 import * as generate from "./generate.js";
 import * as pki from "./pki.js";
+import * as predict from "./predict.js";
 import * as run from "./run.js";
 import * as simPlc from "./simPlc.js";
 import * as simulate from "./simulate.js";
@@ -19,6 +21,8 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   configCheck,
   status,
   tags,
+  alerts,
+  predict,
   pki,
   simulate,
   simPlc,

@@ -5,8 +5,8 @@ import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
 import { LinepilotError } from "../../common/errors.js";
-import { predictProbability } from "../../maintenance/forest.js";
 import { buildDataset } from "../../maintenance/dataset.js";
+import { predictProbability } from "../../maintenance/forest.js";
 import { trainModel } from "../../maintenance/train.js";
 import { parseInteger } from "../output.js";
 
@@ -23,7 +23,10 @@ export function register(program: Command): void {
   program
     .command("train")
     .description("train the predictive-maintenance model to ONNX, with its model card")
-    .requiredOption("-d, --data <store>", "a store file with history (the daemon's, or from linepilot generate)")
+    .requiredOption(
+      "-d, --data <store>",
+      "a store file with history (the daemon's, or from linepilot generate)",
+    )
     .requiredOption("-o, --out <file.onnx>", "where to write the model")
     .option("--holdout <store>", "also evaluate on another store (e.g. a run with injected wear)")
     .option("--horizon <hours>", "predict failures within this many hours", parseInteger, 48)
@@ -45,9 +48,13 @@ export function register(program: Command): void {
         seed: number;
         modelVersion?: string;
       }) => {
-        if (!opts.out.endsWith(".onnx")) throw new LinepilotError("LP_ERR_USAGE", "--out must name a .onnx file");
+        if (!opts.out.endsWith(".onnx"))
+          throw new LinepilotError("LP_ERR_USAGE", "--out must name a .onnx file");
         const db = new Database(opts.data, { readonly: true, fileMustExist: true });
-        const holdoutDb = opts.holdout === undefined ? undefined : new Database(opts.holdout, { readonly: true, fileMustExist: true });
+        const holdoutDb =
+          opts.holdout === undefined
+            ? undefined
+            : new Database(opts.holdout, { readonly: true, fileMustExist: true });
         const bar = new SingleBar({ format: "{stage} [{bar}] {percentage}%", stream: process.stderr });
         bar.start(1, 0, { stage: "features" });
         try {
@@ -65,23 +72,36 @@ export function register(program: Command): void {
                 bar.update(done, { stage });
               },
             },
-            holdoutDb === undefined ? undefined : { db: holdoutDb, source: opts.holdout!.replace(/^.*\//, "") },
+            holdoutDb === undefined
+              ? undefined
+              : { db: holdoutDb, source: opts.holdout!.replace(/^.*\//, "") },
           );
           bar.stop();
           // Parity: onnxruntime on the written file must give the forest's probabilities.
           const session = await ort.InferenceSession.create(readFileSync(opts.out));
-          const sample = buildDataset(holdoutDb ?? db, { horizonH: opts.horizon, strideMin: opts.stride * 4 }).samples.slice(0, 500);
+          const sample = buildDataset(holdoutDb ?? db, {
+            horizonH: opts.horizon,
+            strideMin: opts.stride * 4,
+          }).samples.slice(0, 500);
           const width = card.features.length;
           const input = new Float32Array(sample.length * width);
-          sample.forEach((s, i) => input.set(s.x, i * width));
-          const out = await session.run({ features: new ort.Tensor("float32", input, [sample.length, width]) });
+          for (let i = 0; i < sample.length; i++) input.set(sample[i]!.x, i * width);
+          const out = await session.run({
+            features: new ort.Tensor("float32", input, [sample.length, width]),
+          });
           const probabilities = out.probabilities!.data as Float32Array;
           let maxDiff = 0;
           sample.forEach((s, i) => {
-            maxDiff = Math.max(maxDiff, Math.abs(probabilities[i * 2 + 1]! - predictProbability(forest, s.x)));
+            maxDiff = Math.max(
+              maxDiff,
+              Math.abs(probabilities[i * 2 + 1]! - predictProbability(forest, s.x)),
+            );
           });
           await session.release();
-          card.parity_with_onnxruntime = { max_abs_diff: Number(maxDiff.toExponential(2)), samples: sample.length };
+          card.parity_with_onnxruntime = {
+            max_abs_diff: Number(maxDiff.toExponential(2)),
+            samples: sample.length,
+          };
           if (createHash("sha256").update(readFileSync(opts.out)).digest("hex") !== card.onnx.sha256)
             throw new LinepilotError("LP_ERR_STORE", `${opts.out} changed while it was being checked`);
           void bytes;

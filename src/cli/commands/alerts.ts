@@ -1,0 +1,66 @@
+import { userInfo } from "node:os";
+import type { Command } from "commander";
+import { apiBaseUrl, apiGet, apiPost } from "../apiClient.js";
+import { parseInteger, table } from "../output.js";
+
+export const help = `Open (and acknowledged) alerts with their machine, probability and main reason;
+--all includes cleared ones. 'alerts ack ID' acknowledges one: it is recorded, with who, in the
+audit log and sent to the plant; the alert stays until the risk has cleared.`;
+
+interface AlertRow {
+  id: number;
+  machine_id: number;
+  severity: string;
+  state: string;
+  opened_at: string;
+  acknowledged_by: string | null;
+  details: { probability?: number; reasons?: { text: string }[]; action?: string; escalated?: boolean };
+}
+
+export function register(program: Command): void {
+  const api = (c: Command) =>
+    c
+      .option("-c, --config <file>", "find the API from this line's configuration")
+      .option("--api <url>", "the daemon's API base URL");
+  const alerts = api(program.command("alerts"))
+    .description("list alerts; 'alerts ack ID' acknowledges one")
+    .option("--all", "include cleared alerts")
+    .option("--json", "print JSON")
+    .addHelpText("after", `\n${help}`)
+    .action(async (opts: { config?: string; api?: string; all?: boolean; json?: boolean }) => {
+      const res = await apiGet<{ alerts: AlertRow[] }>(
+        apiBaseUrl(opts),
+        `/ai/alerts${opts.all ? "?all=1" : ""}`,
+      );
+      if (opts.json) return console.log(JSON.stringify(res.alerts, null, 2));
+      if (res.alerts.length === 0) return console.log("no open alerts");
+      console.log(
+        table(
+          ["ID", "MACHINE", "SEVERITY", "STATE", "OPENED", "P(FAIL)", "REASON", "ACTION"],
+          res.alerts.map((a) => [
+            String(a.id),
+            String(a.machine_id),
+            a.severity + (a.details.escalated ? " (escalated)" : ""),
+            a.state + (a.acknowledged_by ? ` by ${a.acknowledged_by}` : ""),
+            a.opened_at.slice(0, 16).replace("T", " "),
+            a.details.probability === undefined ? "-" : a.details.probability.toFixed(2),
+            a.details.reasons?.[0]?.text ?? "-",
+            a.details.action ?? "-",
+          ]),
+        ),
+      );
+    });
+  api(alerts.command("ack <id>"))
+    .description("acknowledge an alert")
+    .option("--by <name>", "who acknowledges (default: your user name)")
+    .option("--note <text>", "a note for the audit log")
+    .action(async (id: string, _own: unknown, command: Command) => {
+      // --config/--api may be given to `alerts` or to `ack`: both count.
+      const opts = command.optsWithGlobals<{ config?: string; api?: string; by?: string; note?: string }>();
+      const res = await apiPost<{ message: string }>(apiBaseUrl(opts), `/ai/alerts/${parseInteger(id)}/ack`, {
+        by: opts.by ?? userInfo().username,
+        ...(opts.note !== undefined ? { note: opts.note } : {}),
+      });
+      console.log(res.message);
+    });
+}

@@ -1,0 +1,12 @@
+/**
+ * Starts a worker thread on a module of this package. In production the module is built
+ * JavaScript; when linepilot runs from its TypeScript sources (the tests, under tsx), a worker
+ * thread does not inherit tsx's loader, so it registers it in the thread before importing.
+ */
+import { Worker, type WorkerOptions } from "node:worker_threads";
+
+export function startWorker(module: URL, options: WorkerOptions): Worker {
+  if (!module.pathname.endsWith(".ts")) return new Worker(module, options);
+  const code = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); });`;
+  return new Worker(code, { ...options, eval: true });
+}

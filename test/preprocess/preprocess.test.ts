@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { vibrationFeatures } from "../../src/preprocess/vibration.js";
+import { hampel, summarise, toGrid } from "../../src/preprocess/window.js";
+
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+
+test("a pure sine: FFT peak at its frequency, RMS A/sqrt(2), crest factor sqrt(2), kurtosis 1.5, band energy = mean square", () => {
+  const rate = 2_560;
+  const n = 1_024;
+  const hz = 100; // exactly on bin 40 (2.5 Hz bins)
+  const amplitude = 3;
+  const block = Float64Array.from(
+    { length: n },
+    (_, i) => 5 + amplitude * Math.sin((2 * Math.PI * hz * i) / rate),
+  );
+  const f = vibrationFeatures(block, rate, [
+    [0, 50],
+    [50, 150],
+    [150, 1_280],
+  ]);
+  close(f.dominantHz, 100, 1e-9, "dominant frequency");
+  close(f.rms, amplitude / Math.SQRT2, 1e-9, "RMS (the DC offset removed)");
+  close(f.crestFactor, Math.SQRT2, 1e-3, "crest factor");
+  close(f.kurtosis, 1.5, 1e-6, "kurtosis");
+  close(f.bandEnergy[1]!, amplitude ** 2 / 2, 1e-9, "all the energy in the 50-150 Hz band");
+  close(f.bandEnergy[0]! + f.bandEnergy[2]!, 0, 1e-9, "nothing elsewhere");
+  assert.throws(() => vibrationFeatures(new Float64Array(1_000), rate, []), /power-of-two/);
+});
+
+test("gaps are filled linearly or by the last value, up to the maximum gap; beyond it the window is incomplete", () => {
+  const series = { ts: [0, 60_000, 240_000, 300_000], values: [10, 20, 50, 60] };
+  const linear = toGrid(series, {
+    startTs: 0,
+    endTs: 300_000,
+    stepMs: 60_000,
+    maxGapMs: 180_000,
+    fill: "linear",
+  });
+  assert.deepEqual([...linear.values], [10, 20, 30, 40, 50, 60]);
+  assert.equal(linear.filled, 2);
+  assert.equal(linear.complete, true);
+  const locf = toGrid(series, {
+    startTs: 0,
+    endTs: 300_000,
+    stepMs: 60_000,
+    maxGapMs: 180_000,
+    fill: "locf",
+  });
+  assert.deepEqual([...locf.values], [10, 20, 20, 20, 50, 60]);
+  const tooLong = toGrid(series, {
+    startTs: 0,
+    endTs: 300_000,
+    stepMs: 60_000,
+    maxGapMs: 120_000,
+    fill: "linear",
+  });
+  assert.equal(tooLong.complete, false, "a 3-minute hole with a 2-minute limit is not invented");
+  assert.ok(Number.isNaN(tooLong.values[2]!) && Number.isNaN(tooLong.values[3]!));
+  // A bad sample (NaN) is a hole like any other.
+  const withBad = toGrid(
+    { ts: [0, 60_000, 120_000], values: [1, Number.NaN, 3] },
+    { startTs: 0, endTs: 120_000, stepMs: 60_000, maxGapMs: 180_000, fill: "linear" },
+  );
+  assert.deepEqual([...withBad.values], [1, 2, 3]);
+});
+
+test("a known derivative, and a spike replaced by the Hampel filter and counted", () => {
+  // 2 units per minute = 120 per hour.
+  const ramp = Float64Array.from({ length: 10 }, (_, i) => 7 + 2 * i);
+  const s = summarise(ramp, 60_000);
+  close(s.slopePerHour, 120, 1e-9, "slope");
+  close(s.mean, 16, 1e-12, "mean");
+  assert.equal(s.last, 25);
+  const noisy = Float64Array.from({ length: 30 }, (_, i) => 50 + Math.sin(i) * 0.5);
+  noisy[12] = 500; // a loose connector
+  const replaced = hampel(noisy);
+  assert.equal(replaced, 1);
+  assert.ok(Math.abs(noisy[12]! - 50) < 1, `replaced by the local median: ${noisy[12]}`);
+});
