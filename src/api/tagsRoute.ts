@@ -9,28 +9,29 @@ export interface LiveValues {
   readonly latestStatus: Uint32Array;
 }
 
+/** One tag's live value as the CLI and the plant see it: null when never read or bad. */
+export function liveValue(tag: TagConfig, i: number, live: LiveValues, now = Date.now()) {
+  const ts = live.latestTs[i]!;
+  const status = live.latestStatus[i]!;
+  const value = live.latestValue[i]!;
+  return {
+    name: tag.name,
+    machine: tag.machine,
+    unit: tag.unit,
+    connection: tag.connection,
+    value: ts === 0 || Number.isNaN(value) ? null : value,
+    quality: ts === 0 ? ("none" as const) : qualityOf(status),
+    status: ts === 0 ? null : statusName(status),
+    ts: ts === 0 ? null : new Date(ts).toISOString(),
+    ageMs: ts === 0 ? null : now - ts,
+  };
+}
+
 export function tagsRoute(tags: readonly TagConfig[], live: LiveValues) {
   return (app: FastifyInstance): void => {
     app.get("/tags", async () => {
       const now = Date.now();
-      return {
-        ts: new Date(now).toISOString(),
-        tags: tags.map((t, i) => {
-          const ts = live.latestTs[i]!;
-          const status = live.latestStatus[i]!;
-          const value = live.latestValue[i]!;
-          return {
-            name: t.name,
-            machine: t.machine,
-            unit: t.unit,
-            connection: t.connection,
-            value: ts === 0 || Number.isNaN(value) ? null : value,
-            quality: ts === 0 ? "none" : qualityOf(status),
-            status: ts === 0 ? null : statusName(status),
-            ageMs: ts === 0 ? null : now - ts,
-          };
-        }),
-      };
+      return { ts: new Date(now).toISOString(), tags: tags.map((t, i) => liveValue(t, i, live, now)) };
     });
   };
 }

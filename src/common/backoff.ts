@@ -112,3 +112,21 @@ export async function settleWithin(work: Promise<unknown>, ms: number): Promise<
   }
   return settled;
 }
+
+/**
+ * The life of every link to a peer (PLC, broker): connect with backoff, run `session` while
+ * connected, and start over after each loss, until `signal` aborts.
+ */
+export async function keepConnected(o: {
+  connect: () => Promise<void>;
+  session: () => Promise<void>;
+  backoff: BackoffOptions;
+  signal: AbortSignal;
+  events?: EventEmitter<ReconnectEvents>;
+}): Promise<void> {
+  const backoff = new Backoff(o.backoff);
+  while (!o.signal.aborted) {
+    if (!(await connectWithBackoff(o.connect, backoff, o.signal, o.events))) break;
+    await o.session();
+  }
+}

@@ -7,7 +7,7 @@
 import { maintenanceRoutes } from "../api/maintenanceRoutes.js";
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
 import { simulateRoute } from "../api/simulateRoute.js";
-import { tagsRoute } from "../api/tagsRoute.js";
+import { liveValue, tagsRoute } from "../api/tagsRoute.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
@@ -98,18 +98,10 @@ export class Daemon {
               return { uptimeS: h.uptimeS, components: metrics };
             },
             telemetry: () => {
-              const w = this.writer!;
+              const now = Date.now();
               return cfg.tags.map((tag, i) => {
-                const ts = w.latestTs[i]!;
-                const value = w.latestValue[i]!;
-                return {
-                  tag: tag.name,
-                  machine: tag.machine,
-                  unit: tag.unit,
-                  value: ts === 0 || Number.isNaN(value) ? null : value,
-                  quality: ts === 0 ? "none" : qualityOf(w.latestStatus[i]!),
-                  ts: ts === 0 ? null : new Date(ts).toISOString(),
-                };
+                const { name, machine, unit, value, quality, ts } = liveValue(tag, i, this.writer!, now);
+                return { tag: name, machine, unit, value, quality, ts };
               });
             },
           }),

@@ -9,7 +9,7 @@
  * sent again with the same messageId; the plant de-duplicates on it.
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { Backoff, connectWithBackoff, sleep } from "../common/backoff.js";
+import { keepConnected, sleep } from "../common/backoff.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, SyncConfig } from "../config/schema.js";
@@ -215,53 +215,55 @@ export class PlantSync implements Component {
     }
   }
 
-  async #run(): Promise<void> {
-    const backoff = new Backoff(this.#cfg.backoff);
+  #run(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      const ok = await connectWithBackoff(() => this.#connect(), backoff, signal);
-      if (!ok) break;
-      const client = this.#client!;
-      this.connectedSince = Date.now();
-      this.#log.info(
-        { url: this.#cfg.url, protocolVersion: this.#protocolVersion, prefix: this.prefix },
-        "plant broker connected",
-      );
-      client.on("error", (error) => {
-        this.errors++;
-        this.lastError = errorMessage(error);
-      });
-      client.on("message", (topic, payload) => {
-        if (topic !== `${this.prefix}/commands`) return;
-        try {
-          const outcome = this.commands.handle(payload);
-          this.#log.info(
-            { command: outcome.commandId, ok: outcome.ok, duplicate: outcome.duplicate },
-            "plant command",
-          );
-        } catch (error) {
+    return keepConnected({
+      connect: () => this.#connect(),
+      backoff: this.#cfg.backoff,
+      signal,
+      session: async () => {
+        const client = this.#client!;
+        this.connectedSince = Date.now();
+        this.#log.info(
+          { url: this.#cfg.url, protocolVersion: this.#protocolVersion, prefix: this.prefix },
+          "plant broker connected",
+        );
+        client.on("error", (error) => {
           this.errors++;
-          this.lastError = `command: ${errorMessage(error)}`;
-          this.#log.error({ err: errorMessage(error) }, "plant command failed");
+          this.lastError = errorMessage(error);
+        });
+        client.on("message", (topic, payload) => {
+          if (topic !== `${this.prefix}/commands`) return;
+          try {
+            const outcome = this.commands.handle(payload);
+            this.#log.info(
+              { command: outcome.commandId, ok: outcome.ok, duplicate: outcome.duplicate },
+              "plant command",
+            );
+          } catch (error) {
+            this.errors++;
+            this.lastError = `command: ${errorMessage(error)}`;
+            this.#log.error({ err: errorMessage(error) }, "plant command failed");
+          }
+        });
+        client.publish(`${this.prefix}/status`, this.#statusPayload("online"), { qos: 1, retain: true });
+        await client.subscribeAsync(`${this.prefix}/commands`, { qos: 1 }).catch((error: unknown) => {
+          this.lastError = `subscribe: ${errorMessage(error)}`;
+        });
+        // Resend from the oldest unacknowledged message: the outbox is the truth, not the old client.
+        this.#lastSentId = 0;
+        this.#inflight.clear();
+        this.#failed.clear();
+        this.#acked.length = 0;
+        await this.#drain(client, signal);
+        this.connectedSince = null;
+        if (!signal.aborted) {
+          this.#log.warn({ url: this.#cfg.url, err: this.lastError }, "plant broker connection lost");
+          client.end(true);
+          this.#client = undefined;
         }
-      });
-      client.publish(`${this.prefix}/status`, this.#statusPayload("online"), { qos: 1, retain: true });
-      await client.subscribeAsync(`${this.prefix}/commands`, { qos: 1 }).catch((error: unknown) => {
-        this.lastError = `subscribe: ${errorMessage(error)}`;
-      });
-      // Resend from the oldest unacknowledged message: the outbox is the truth, not the old client.
-      this.#lastSentId = 0;
-      this.#inflight.clear();
-      this.#failed.clear();
-      this.#acked.length = 0;
-      await this.#drain(client, signal);
-      this.connectedSince = null;
-      if (!signal.aborted) {
-        this.#log.warn({ url: this.#cfg.url, err: this.lastError }, "plant broker connection lost");
-        client.end(true);
-        this.#client = undefined;
-      }
-    }
+      },
+    });
   }
 
   async #drain(client: MqttClient, signal: AbortSignal): Promise<void> {

@@ -13,7 +13,7 @@
  */
 import mqtt, { type MqttClient } from "mqtt";
 import sparkplugPayload from "sparkplug-payload";
-import { Backoff, connectWithBackoff } from "../common/backoff.js";
+import { keepConnected } from "../common/backoff.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, SyncConfig } from "../config/schema.js";
@@ -134,20 +134,22 @@ export class SparkplugNode implements Component {
     });
   }
 
-  async #run(): Promise<void> {
-    const backoff = new Backoff(this.#sync.backoff);
+  #run(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      const ok = await connectWithBackoff(() => this.#connect(), backoff, signal);
-      if (!ok) break;
-      const client = this.#client!;
-      await new Promise<void>((resolve) => {
-        client.once("close", () => resolve());
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      this.#born = false;
-      if (!signal.aborted) this.#log.warn({ bdSeq: this.bdSeq }, "sparkplug connection lost");
-    }
+    return keepConnected({
+      connect: () => this.#connect(),
+      backoff: this.#sync.backoff,
+      signal,
+      session: async () => {
+        const client = this.#client!;
+        await new Promise<void>((resolve) => {
+          client.once("close", () => resolve());
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        this.#born = false;
+        if (!signal.aborted) this.#log.warn({ bdSeq: this.bdSeq }, "sparkplug connection lost");
+      },
+    });
   }
 
   async #connect(): Promise<void> {

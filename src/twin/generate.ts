@@ -8,27 +8,10 @@ import { silentLogger } from "../common/logger.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { LineTwin } from "./line.js";
-import { mulberry32, type Signal } from "./machine.js";
+import { mulberry32, SIGNALS, type Signal } from "./machine.js";
 
 /** The signals a line's gateway records per machine (the bearing's wear is hidden, as on a real line). */
-export const RECORDED_SIGNALS: readonly Signal[] = [
-  "speed_setpoint",
-  "speed",
-  "temperature_setpoint",
-  "process_temperature",
-  "pressure_setpoint",
-  "pressure",
-  "motor_temperature",
-  "motor_current",
-  "voltage",
-  "vibration_rms",
-  "running_hours",
-  "piece_count",
-  "good_count",
-  "scrap_count",
-  "energy_kwh",
-  "state",
-];
+export const RECORDED_SIGNALS: readonly Signal[] = SIGNALS.filter((s) => s !== "alarms" && s !== "wear");
 
 const UNITS: Partial<Record<Signal, string>> = {
   speed_setpoint: "spm",

@@ -6,13 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import modbusSerial from "modbus-serial";
-import {
-  Backoff,
-  connectWithBackoff,
-  type ReconnectEvents,
-  settleWithin,
-  sleep,
-} from "../../common/backoff.js";
+import { keepConnected, type ReconnectEvents, settleWithin, sleep } from "../../common/backoff.js";
 import { errorMessage, LinepilotError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ModbusConnectionConfig, TagConfig } from "../../config/schema.js";
@@ -106,16 +100,19 @@ export class ModbusConnector implements Connector {
     this.#connected = false;
   }
 
-  async #run(): Promise<void> {
-    const backoff = new Backoff(this.#cfg.backoff);
+  #run(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      const ok = await connectWithBackoff(() => this.#connect(), backoff, signal, this.events);
-      if (!ok) break;
-      this.#onConnected();
-      await this.#pollUntilDisconnected(signal);
-      if (!signal.aborted) this.#onDisconnected();
-    }
+    return keepConnected({
+      connect: () => this.#connect(),
+      backoff: this.#cfg.backoff,
+      signal,
+      events: this.events,
+      session: async () => {
+        this.#onConnected();
+        await this.#pollUntilDisconnected(signal);
+        if (!signal.aborted) this.#onDisconnected();
+      },
+    });
   }
 
   async #connect(): Promise<void> {

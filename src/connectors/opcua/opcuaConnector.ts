@@ -26,7 +26,7 @@ import {
   UserTokenType,
 } from "node-opcua-client";
 import { readCertificate } from "node-opcua-crypto";
-import { Backoff, connectWithBackoff, type ReconnectEvents, settleWithin } from "../../common/backoff.js";
+import { keepConnected, type ReconnectEvents, settleWithin } from "../../common/backoff.js";
 import { errorMessage, LinepilotError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { LineConfig, OpcuaConnectionConfig, TagConfig } from "../../config/schema.js";
@@ -140,34 +140,37 @@ export class OpcuaConnector implements Connector {
     await this.pki.dispose();
   }
 
-  async #run(): Promise<void> {
-    const backoff = new Backoff(this.#cfg.backoff);
+  #run(): Promise<void> {
     const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      const ok = await connectWithBackoff(() => this.#connect(), backoff, signal, this.events);
-      if (!ok) break;
-      const live = this.#live!;
-      this.#gaps.restored();
-      this.#log.info(
-        { endpoint: this.#cfg.endpoint, securityMode: this.#cfg.securityMode, items: this.#tags.length },
-        "opcua connected and subscribed",
-      );
-      const reason = await Promise.race([
-        live.lost,
-        new Promise<string>((resolve) => {
-          if (signal.aborted) resolve("stopping");
-          signal.addEventListener("abort", () => resolve("stopping"), { once: true });
-        }),
-      ]);
-      this.#live = undefined;
-      if (!signal.aborted) {
-        this.#stats.error(`connection lost: ${reason}`);
-        this.#log.warn({ endpoint: this.#cfg.endpoint, reason }, "opcua connection lost");
-        this.#markAll(STATUS.BadNotConnected);
-        this.#gaps.lost(reason);
-      }
-      await this.#teardown(live, !signal.aborted);
-    }
+    return keepConnected({
+      connect: () => this.#connect(),
+      backoff: this.#cfg.backoff,
+      signal,
+      events: this.events,
+      session: async () => {
+        const live = this.#live!;
+        this.#gaps.restored();
+        this.#log.info(
+          { endpoint: this.#cfg.endpoint, securityMode: this.#cfg.securityMode, items: this.#tags.length },
+          "opcua connected and subscribed",
+        );
+        const reason = await Promise.race([
+          live.lost,
+          new Promise<string>((resolve) => {
+            if (signal.aborted) resolve("stopping");
+            signal.addEventListener("abort", () => resolve("stopping"), { once: true });
+          }),
+        ]);
+        this.#live = undefined;
+        if (!signal.aborted) {
+          this.#stats.error(`connection lost: ${reason}`);
+          this.#log.warn({ endpoint: this.#cfg.endpoint, reason }, "opcua connection lost");
+          this.#markAll(STATUS.BadNotConnected);
+          this.#gaps.lost(reason);
+        }
+        await this.#teardown(live, !signal.aborted);
+      },
+    });
   }
 
   async #connect(): Promise<void> {
