@@ -197,3 +197,38 @@ test("a corrupt model leaves predictive maintenance degraded with the reason, an
   const after = await runCliToEnd(["alerts", "--config", file]);
   assert.match(after.stdout, /acknowledged by anna/);
 });
+
+test("a rule raises the risk on its own and says so first in the reasons, with its action", async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, "run.db");
+  const start = Date.UTC(2026, 5, 1);
+  await generateHistory({
+    machineIds: [1],
+    durationS: 2 * 86_400,
+    intervalS: 60,
+    seed: 3,
+    out: path,
+    format: "store",
+    startTs: start,
+  });
+  const rule = `, rules: [{ role: motor_temperature, above: 40, level: HIGH, reason: "motor above 40 degC (test threshold)", action: "Check the fan" }]`;
+  const cfg = parseConfig(config(path, rule, "[{ id: 1, name: Press 1 }]"), join(dir, "line.yaml"));
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  const predictor = new Predictor(cfg.maintenance!, { store, log: silentLogger(), line: cfg });
+  await predictor.start();
+  t.after(async () => {
+    await predictor.stop();
+    store.close();
+  });
+  const [a] = await predictor.tick(start + 36 * 3_600_000);
+  assert.ok(a!.failure_probability < 0.6, `the model alone says ${a!.failure_probability}`);
+  assert.equal(a!.risk_level, "HIGH");
+  assert.equal(a!.reasons[0]!.text, "rule: motor above 40 degC (test threshold)");
+  assert.equal(a!.recommended_action, "Check the fan");
+  const alert = store.db.prepare("SELECT severity, state FROM alerts").get() as {
+    severity: string;
+    state: string;
+  };
+  assert.deepEqual(alert, { severity: "HIGH", state: "open" });
+});
