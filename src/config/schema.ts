@@ -324,6 +324,40 @@ const sync = z
   })
   .describe("MQTT link to the plant: outbox drained with QoS 1, commands received");
 
+// ---- Safety envelope (SPEC.md section 6) ----
+
+const safety = z
+  .strictObject({
+    maxChangePercent: z
+      .number()
+      .gt(0)
+      .max(15)
+      .default(15)
+      .describe("Largest change of a setpoint against its current value, in %; SPEC.md caps it at 15"),
+    autonomousStepPercent: z
+      .number()
+      .gt(0)
+      .max(10)
+      .default(10)
+      .describe("Largest step written without a person's approval, in %; SPEC.md caps it at 10"),
+    minIntervalMs: durationMs(1_000, 86_400_000)
+      .default(60_000)
+      .describe("Least time between two changes of one tag"),
+    alarms: z
+      .array(
+        z.strictObject({
+          tag: identifier.describe("A safety signal: guard door, e-stop, light curtain, over-pressure"),
+          above: z.number().optional(),
+          below: z.number().optional(),
+          equals: z.number().optional(),
+          reason: z.string().min(1).max(200),
+        }),
+      )
+      .default([])
+      .describe("Conditions that raise a SAFETY alert; while one is active nothing is written"),
+  })
+  .describe("Hard limits on every write to a PLC, whoever asks for it");
+
 // ---- Predictive maintenance ----
 
 const maintenance = z
@@ -445,6 +479,12 @@ export const lineConfigSchema = z
     store,
     sync: sync.optional(),
     maintenance: maintenance.optional(),
+    safety: safety.default({
+      maxChangePercent: 15,
+      autonomousStepPercent: 10,
+      minIntervalMs: 60_000,
+      alarms: [],
+    }),
     api: api.default({ host: "127.0.0.1", port: 8_001 }),
     logging: logging.default({ level: "info" }),
     daemon: daemon.default({ stopTimeoutMs: 10_000, componentStopTimeoutMs: 5_000 }),
@@ -491,6 +531,13 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
         ["connections", i, "securityPolicy"],
         `securityMode ${String(mode)} needs a securityPolicy such as Basic256Sha256`,
       );
+  });
+  const tagSet = new Set(list(cfg.tags).map((t) => t.name));
+  list((cfg as { safety?: { alarms?: unknown } }).safety?.alarms).forEach((a, i) => {
+    if (typeof a.tag === "string" && !tagSet.has(a.tag))
+      issue(["safety", "alarms", i, "tag"], `tag '${a.tag}' is not defined under tags`);
+    if (a.above === undefined && a.below === undefined && a.equals === undefined)
+      issue(["safety", "alarms", i], "a safety alarm needs above, below or equals");
   });
   const machines = new Set(machineList.map((m) => m.id));
   const connections = new Map(connectionList.map((c) => [c.id, c.protocol]));
@@ -540,6 +587,7 @@ export type ConnectionConfig = LineConfig["connections"][number];
 export type OpcuaConnectionConfig = Extract<ConnectionConfig, { protocol: "opcua" }>;
 export type SyncConfig = NonNullable<LineConfig["sync"]>;
 export type MaintenanceConfig = NonNullable<LineConfig["maintenance"]>;
+export type SafetyConfig = LineConfig["safety"];
 export type ModbusConnectionConfig = Extract<ConnectionConfig, { protocol: "modbus-tcp" | "modbus-rtu" }>;
 export type ModbusAddress = z.output<typeof modbusAddress>;
 export type ModbusDataType = (typeof MODBUS_DATA_TYPES)[number];

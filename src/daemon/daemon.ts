@@ -16,6 +16,7 @@ import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
 import { Predictor } from "../maintenance/predictor.js";
+import { SafetyMonitor } from "../optimizer/safetyMonitor.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -76,6 +77,7 @@ export class Daemon {
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
+      new SafetyMonitor(cfg, this.writer, store, this.#log);
       if (cfg.sync !== undefined) {
         // Before the connectors: the link to the plant is up (or retrying) before data flows.
         this.sync = await this.#startComponent(

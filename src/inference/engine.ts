@@ -163,11 +163,19 @@ export class ModelRunner {
     });
   }
 
+  /**
+   * A stuck model gets a fresh worker at once. The old one is not terminated mid-run (stopping a
+   * thread inside onnxruntime's native code aborts the whole process): it is abandoned, and
+   * terminated as soon as its run ends and it is idle.
+   */
   async #restart(): Promise<void> {
     this.restarts++;
     const old = this.#worker;
     this.#failAll(new LinepilotError("LP_ERR_MODEL", `model ${this.spec.name} restarted`));
-    await old?.terminate();
+    if (old !== undefined) {
+      old.removeAllListeners("message");
+      old.once("message", () => void old.terminate());
+    }
     await this.start().catch((e: Error) => {
       this.lastError = e.message;
     });
@@ -182,6 +190,9 @@ export class ModelRunner {
   }
 
   async stop(): Promise<void> {
+    // Let a run in progress finish first (see #restart: terminating inside native code aborts).
+    const deadline = Date.now() + this.spec.timeoutMs;
+    while (this.#pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.#failAll(new LinepilotError("LP_ERR_MODEL", `model ${this.spec.name} stopped`));
     await this.#worker?.terminate();
     this.#worker = undefined;

@@ -1,0 +1,234 @@
+/**
+ * The one door to the PLC (SPEC.md section 6). Every setpoint write, whoever asks for it (the
+ * optimizer, a technician, the plant), passes here; the connectors' write() is called from nowhere
+ * else in the daemon. The rules are checked against the PLC's current value, the tag's absolute
+ * limits, the time since the tag last changed, and the active SAFETY alerts; a model's output
+ * cannot change them. Every request is audited before anything happens: the request, then either
+ * the refusal with its reason or the write, its read-back, and a failed verification.
+ */
+import { errorMessage, LinepilotError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { SafetyConfig, TagConfig } from "../config/schema.js";
+import type { Connector, WriteResult } from "../connectors/connector.js";
+import type { Store } from "../store/store.js";
+
+export type Mode = "assisted" | "autonomous";
+
+export interface WriteRequest {
+  tag: string;
+  value: number;
+  /** Who asks: "optimizer", "technician:anna", "plant:scada". */
+  requestedBy: string;
+  mode: Mode;
+  /** The person who approved it; without one, the autonomous step limit applies and no stop is allowed. */
+  approvedBy?: string;
+  reason?: string;
+}
+
+export type Rule =
+  | "unknown_tag"
+  | "not_writable"
+  | "not_finite"
+  | "no_current_value"
+  | "stop_needs_a_person"
+  | "max_change"
+  | "autonomous_step"
+  | "absolute_limits"
+  | "rate_limit"
+  | "safety_alert";
+
+export type Verdict = { allowed: true } | { allowed: false; rule: Rule; reason: string };
+
+export interface EnvelopeState {
+  /** The PLC's current value of a tag (engineering units), NaN when unknown or bad. */
+  current(tag: string): number;
+  /** Active SAFETY alerts, with their reasons. */
+  safetyAlerts(): string[];
+  /** When the tag was last written through the envelope (ms), or undefined. */
+  lastWrite(tag: string): number | undefined;
+  now(): number;
+}
+
+/** The roles whose value 0 (or below) stops the machine: a stop needs a person. */
+const STOPPING_ROLES = new Set(["speed_setpoint"]);
+
+/** The rules alone, pure: what the property tests drive with random sequences. */
+export function checkWrite(
+  req: WriteRequest,
+  tag: TagConfig | undefined,
+  s: SafetyConfig,
+  state: EnvelopeState,
+): Verdict {
+  const refuse = (rule: Rule, reason: string): Verdict => ({ allowed: false, rule, reason });
+  if (tag === undefined) return refuse("unknown_tag", `no tag ${req.tag} in this line`);
+  if (!tag.writable) return refuse("not_writable", `${tag.name} is not writable`);
+  if (!Number.isFinite(req.value)) return refuse("not_finite", `${req.value} is not a number to write`);
+  const alerts = state.safetyAlerts();
+  if (alerts.length > 0) return refuse("safety_alert", `a SAFETY alert is active: ${alerts.join("; ")}`);
+  const human = req.approvedBy !== undefined && req.approvedBy.length > 0;
+  if (tag.role !== undefined && STOPPING_ROLES.has(tag.role) && req.value <= 0 && !human)
+    return refuse(
+      "stop_needs_a_person",
+      `setting ${tag.name} to ${req.value} stops the machine: a person must approve it`,
+    );
+  if (tag.min !== undefined && req.value < tag.min)
+    return refuse("absolute_limits", `${req.value} is below ${tag.name}'s minimum ${tag.min}`);
+  if (tag.max !== undefined && req.value > tag.max)
+    return refuse("absolute_limits", `${req.value} is above ${tag.name}'s maximum ${tag.max}`);
+  const current = state.current(tag.name);
+  if (!Number.isFinite(current))
+    return refuse("no_current_value", `${tag.name} has no good current value to bound the change against`);
+  const change = Math.abs(req.value - current);
+  const base = Math.abs(current);
+  const limit = (base * s.maxChangePercent) / 100;
+  if (change > limit + 1e-9)
+    return refuse(
+      "max_change",
+      `${tag.name}: ${current} -> ${req.value} is a ${pct(change, base)} change; at most ${s.maxChangePercent} %`,
+    );
+  if (!human && change > (base * s.autonomousStepPercent) / 100 + 1e-9)
+    return refuse(
+      "autonomous_step",
+      `${tag.name}: ${current} -> ${req.value} is a ${pct(change, base)} step; without a person's approval at most ${s.autonomousStepPercent} %`,
+    );
+  const last = state.lastWrite(tag.name);
+  if (last !== undefined && state.now() - last < s.minIntervalMs)
+    return refuse(
+      "rate_limit",
+      `${tag.name} was changed ${Math.round((state.now() - last) / 1000)} s ago; at most one change per ${s.minIntervalMs / 1000} s`,
+    );
+  return { allowed: true };
+}
+
+function pct(change: number, base: number): string {
+  return base === 0 ? "∞ %" : `${((100 * change) / base).toFixed(1)} %`;
+}
+
+export interface EnvelopeDeps {
+  store: Store;
+  log: Logger;
+  tags: readonly TagConfig[];
+  connectorOf(tag: string): Connector | undefined;
+  current(tag: string): number;
+  now?: () => number;
+}
+
+export type WriteOutcome =
+  | { written: true; result: WriteResult; auditId: number }
+  | { written: false; rule: Rule | "write_failed"; reason: string; auditId: number };
+
+export class SafetyEnvelope {
+  readonly #cfg: SafetyConfig;
+  readonly #deps: EnvelopeDeps;
+  readonly #tags: Map<string, TagConfig>;
+  readonly #lastWrite = new Map<string, number>();
+  readonly #now: () => number;
+  refused = 0;
+  written = 0;
+  failed = 0;
+
+  constructor(cfg: SafetyConfig, deps: EnvelopeDeps) {
+    this.#cfg = cfg;
+    this.#deps = deps;
+    this.#tags = new Map(deps.tags.map((t) => [t.name, t]));
+    this.#now = deps.now ?? Date.now;
+  }
+
+  state(): EnvelopeState {
+    return {
+      current: (tag) => this.#deps.current(tag),
+      safetyAlerts: () =>
+        (
+          this.#deps.store.db
+            .prepare("SELECT details FROM alerts WHERE severity = 'SAFETY' AND state != 'cleared'")
+            .all() as { details: string }[]
+        ).map((a) => (JSON.parse(a.details) as { reason?: string }).reason ?? "safety alert"),
+      lastWrite: (tag) => this.#lastWrite.get(tag),
+      now: this.#now,
+    };
+  }
+
+  check(req: WriteRequest): Verdict {
+    return checkWrite(req, this.#tags.get(req.tag), this.#cfg, this.state());
+  }
+
+  /** Checks, audits, writes with read-back, retries a failed verification once. */
+  async write(req: WriteRequest): Promise<WriteOutcome> {
+    const tag = this.#tags.get(req.tag);
+    const verdict = this.check(req);
+    const audit = (decision: string, reason: string, details: Record<string, unknown>) =>
+      this.#deps.store.recordDecision({
+        kind: "setpoint_write",
+        actor: req.requestedBy,
+        decision,
+        reason,
+        tag: req.tag,
+        ...(tag !== undefined ? { machineId: tag.machine } : {}),
+        details: {
+          value: req.value,
+          mode: req.mode,
+          approvedBy: req.approvedBy ?? null,
+          current: this.#deps.current(req.tag),
+          ...details,
+        },
+      });
+    if (!verdict.allowed) {
+      this.refused++;
+      const auditId = audit("refused", verdict.reason, { rule: verdict.rule, request: req.reason ?? null });
+      this.#deps.log.warn({ tag: req.tag, value: req.value, rule: verdict.rule }, verdict.reason);
+      return { written: false, rule: verdict.rule, reason: verdict.reason, auditId };
+    }
+    // Audited before it takes effect (SPEC.md section 6).
+    const auditId = audit("write", req.reason ?? "within the envelope", {});
+    this.#lastWrite.set(req.tag, this.#now());
+    const connector = this.#deps.connectorOf(req.tag);
+    let lastError = "no connector reads this tag";
+    for (let attempt = 1; attempt <= 2 && connector !== undefined; attempt++) {
+      try {
+        const result = await connector.write(req.tag, req.value);
+        this.written++;
+        audit("written", `read back ${result.readBack}`, { attempt, readBack: result.readBack });
+        return { written: true, result, auditId };
+      } catch (error) {
+        lastError = errorMessage(error);
+        if (!(error instanceof LinepilotError) || error.code !== "LP_ERR_WRITE_VERIFY") break;
+      }
+    }
+    this.failed++;
+    // Never silently assumed: the failure is audited and raised as an alert for the plant.
+    const store = this.#deps.store;
+    store.db.transaction(() => {
+      audit("write failed", lastError, {});
+      const now = Date.now();
+      const details = {
+        tag: req.tag,
+        value: req.value,
+        error: lastError,
+        reason: `setpoint write to ${req.tag} failed`,
+      };
+      const id = store.db
+        .prepare(
+          "INSERT INTO alerts (machine_id, kind, severity, state, opened_at, updated_at, details) VALUES (?, 'write_failed', 'HIGH', 'open', ?, ?, ?)",
+        )
+        .run(tag?.machine ?? 0, now, now, JSON.stringify(details)).lastInsertRowid;
+      store.enqueueOutbox("alert", "alerts", {
+        version: 1,
+        alertId: Number(id),
+        change: "opened",
+        kind: "write_failed",
+        severity: "HIGH",
+        ...details,
+        ts: new Date(now).toISOString(),
+      });
+    })();
+    this.#deps.log.error(
+      { tag: req.tag, value: req.value, err: lastError },
+      "setpoint write failed after a retry",
+    );
+    return { written: false, rule: "write_failed", reason: lastError, auditId };
+  }
+
+  health(): Record<string, unknown> {
+    return { written: this.written, refused: this.refused, failed: this.failed };
+  }
+}
