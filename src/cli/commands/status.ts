@@ -35,6 +35,14 @@ export function summarize(name: string, d: Record<string, unknown>): string {
       `errors ${d.errors}`,
     );
     if (d.lastError) parts.push(`last error: ${d.lastError}`);
+  } else if (name === "maintenance") {
+    if (d.loadError) parts.push(`DISABLED: ${d.loadError}`);
+    else
+      parts.push(
+        `${d.ticks} ticks`,
+        `open alerts ${d.openAlerts}`,
+        `windows not scored (gaps, or less than a window of data yet) ${d.incompleteWindows}`,
+      );
   } else if ("connected" in d) {
     parts.push(
       `${d.connected ? "connected" : "NOT connected"} ${d.target}`,
