@@ -380,10 +380,13 @@ const maintenance = z
         minutes: z.number().min(1).max(240).default(5),
         maxGapMs: durationMs(1_000, 3_600_000)
           .default(180_000)
-          .describe("Longer gaps mark the window incomplete"),
+          .describe("Longer stretches of Bad samples mark the window incomplete"),
+        holdMs: durationMs(1_000, 86_400_000)
+          .default(21_600_000)
+          .describe("A value that did not change (no new sample, none Bad) stays valid this long"),
         fill: z.enum(["linear", "locf"]).default("linear"),
       })
-      .default({ minutes: 5, maxGapMs: 180_000, fill: "linear" }),
+      .default({ minutes: 5, maxGapMs: 180_000, holdMs: 21_600_000, fill: "linear" }),
     alerts: z
       .strictObject({
         medium: z.number().min(0).max(1).default(0.3),

@@ -155,6 +155,7 @@ export class Predictor implements Component {
             windowMin: this.#cfg.window.minutes,
             stepMs: 60_000,
             maxGapMs: this.#cfg.window.maxGapMs,
+            holdMs: this.#cfg.window.holdMs,
             fill: this.#cfg.window.fill,
           },
           this.#firstTs,

@@ -29,6 +29,8 @@ export interface WindowSettings {
   windowMin: number;
   stepMs: number;
   maxGapMs: number;
+  /** An unchanged value (no new sample, no Bad one) stays valid this long. */
+  holdMs: number;
   fill: "linear" | "locf";
 }
 
@@ -36,6 +38,7 @@ export const DEFAULT_WINDOW: WindowSettings = {
   windowMin: 5,
   stepMs: 60_000,
   maxGapMs: 180_000,
+  holdMs: 6 * 3_600_000,
   fill: "linear",
 };
 
@@ -60,8 +63,10 @@ export class StoreSeries {
   constructor(db: Db, roles?: ReadonlyMap<string, Signal>) {
     this.#db = db;
     this.#tags = signalTags(db, roles);
+    // The window's samples, and the one just before it: the value the window starts from.
     this.#range = db.prepare(
-      "SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts > ? AND ts <= ? ORDER BY ts",
+      `SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1)
+       UNION ALL SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts > ? AND ts <= ? ORDER BY ts)`,
     );
     this.#before = db.prepare(
       "SELECT value FROM sensor_data WHERE tag_id = ? AND ts <= ? AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
@@ -82,7 +87,7 @@ export class StoreSeries {
   series(machine: number, signal: Signal, fromTs: number, toTs: number): Series {
     const id = this.#tags.get(machine)?.get(signal);
     if (id === undefined) return { ts: [], values: [] };
-    const rows = this.#range.all(id, fromTs, toTs) as { ts: number; value: number | null }[];
+    const rows = this.#range.all(id, fromTs, id, fromTs, toTs) as { ts: number; value: number | null }[];
     const ts = new Float64Array(rows.length);
     const values = new Float64Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
@@ -125,12 +130,13 @@ export function extractFeatures(
   // decides whether the vector is complete.
   const stats = (signal: Signal, spanMs: number, decidesCompleteness = true) => {
     const startTs = endTs - spanMs;
-    const raw = source.series(machine, signal, startTs - settings.maxGapMs, endTs);
+    const raw = source.series(machine, signal, startTs, endTs);
     const grid = toGrid(raw, {
       startTs,
       endTs,
       stepMs: settings.stepMs,
       maxGapMs: settings.maxGapMs,
+      holdMs: settings.holdMs,
       fill: settings.fill,
     });
     if (!grid.complete && decidesCompleteness) complete = false;

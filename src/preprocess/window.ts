@@ -19,6 +19,8 @@ export interface GridOptions {
   stepMs: number;
   maxGapMs: number;
   fill: "linear" | "locf";
+  /** How long an unchanged value (no new sample after a good one) stays valid; default maxGapMs. */
+  holdMs?: number;
 }
 
 export interface Grid {
@@ -29,20 +31,29 @@ export interface Grid {
   filled: number;
 }
 
-/** Samples on the grid start, start+step, ..., <= end. */
+/**
+ * Samples on the grid start, start+step, ..., <= end. Two kinds of hole:
+ * - no sample for a while after a good one: the value did not change (OPC UA reports changes
+ *   only, and the store skips values inside the deadband; a lost connection always leaves a Bad
+ *   sample), so it is held, up to `holdMs`;
+ * - Bad samples (NaN): a real gap, filled linearly or by the last value only when the good samples
+ *   around it are at most `maxGapMs` apart; otherwise the window is incomplete.
+ */
 export function toGrid(series: Series, o: GridOptions): Grid {
   const n = Math.floor((o.endTs - o.startTs) / o.stepMs) + 1;
   const values = new Float64Array(n);
   const ts = series.ts;
   const v = series.values;
+  const holdMs = o.holdMs ?? o.maxGapMs;
   let complete = true;
   let filled = 0;
   let j = 0; // index of the first sample after the grid point
   for (let k = 0; k < n; k++) {
     const t = o.startTs + k * o.stepMs;
     while (j < ts.length && ts[j]! <= t) j++;
+    const latest = j - 1; // the newest sample at or before t, good or bad
     // The good samples around t: the last at or before, the first after.
-    let before = j - 1;
+    let before = latest;
     while (before >= 0 && Number.isNaN(v[before]!)) before--;
     let after = j;
     while (after < ts.length && Number.isNaN(v[after]!)) after++;
@@ -53,16 +64,19 @@ export function toGrid(series: Series, o: GridOptions): Grid {
       continue;
     }
     filled++;
-    if (o.fill === "locf") {
-      if (t - tb <= o.maxGapMs) values[k] = v[before]!;
+    const badInBetween = latest > before;
+    if (!badInBetween && before >= 0) {
+      // Unchanged since a good sample: linear between close samples, else the held value.
+      if (o.fill === "linear" && ta - tb <= o.maxGapMs)
+        values[k] = v[before]! + ((v[after]! - v[before]!) * (t - tb)) / (ta - tb);
+      else if (t - tb <= holdMs) values[k] = v[before]!;
       else {
         values[k] = Number.NaN;
         complete = false;
       }
-    } else if (ta - tb <= o.maxGapMs) {
-      values[k] = v[before]! + ((v[after]! - v[before]!) * (t - tb)) / (ta - tb);
-    } else if (t - tb <= o.stepMs && Number.isFinite(tb) && !Number.isFinite(ta)) {
-      values[k] = v[before]!; // the newest point of a live window: nothing after it yet
+    } else if (before >= 0 && after < ts.length && ta - tb <= o.maxGapMs) {
+      values[k] =
+        o.fill === "locf" ? v[before]! : v[before]! + ((v[after]! - v[before]!) * (t - tb)) / (ta - tb);
     } else {
       values[k] = Number.NaN;
       complete = false;

@@ -29,41 +29,34 @@ test("a pure sine: FFT peak at its frequency, RMS A/sqrt(2), crest factor sqrt(2
   assert.throws(() => vibrationFeatures(new Float64Array(1_000), rate, []), /power-of-two/);
 });
 
-test("gaps are filled linearly or by the last value, up to the maximum gap; beyond it the window is incomplete", () => {
-  const series = { ts: [0, 60_000, 240_000, 300_000], values: [10, 20, 50, 60] };
-  const linear = toGrid(series, {
-    startTs: 0,
-    endTs: 300_000,
-    stepMs: 60_000,
-    maxGapMs: 180_000,
-    fill: "linear",
-  });
-  assert.deepEqual([...linear.values], [10, 20, 30, 40, 50, 60]);
-  assert.equal(linear.filled, 2);
-  assert.equal(linear.complete, true);
-  const locf = toGrid(series, {
-    startTs: 0,
-    endTs: 300_000,
-    stepMs: 60_000,
-    maxGapMs: 180_000,
-    fill: "locf",
-  });
-  assert.deepEqual([...locf.values], [10, 20, 20, 20, 50, 60]);
-  const tooLong = toGrid(series, {
-    startTs: 0,
-    endTs: 300_000,
-    stepMs: 60_000,
-    maxGapMs: 120_000,
-    fill: "linear",
-  });
-  assert.equal(tooLong.complete, false, "a 3-minute hole with a 2-minute limit is not invented");
-  assert.ok(Number.isNaN(tooLong.values[2]!) && Number.isNaN(tooLong.values[3]!));
-  // A bad sample (NaN) is a hole like any other.
-  const withBad = toGrid(
-    { ts: [0, 60_000, 120_000], values: [1, Number.NaN, 3] },
-    { startTs: 0, endTs: 120_000, stepMs: 60_000, maxGapMs: 180_000, fill: "linear" },
+test("Bad stretches are filled linearly or by the last value up to the maximum gap, beyond it the window is incomplete; unchanged values are held", () => {
+  const bad = Number.NaN;
+  const series = { ts: [0, 60_000, 120_000, 180_000, 240_000, 300_000], values: [10, 20, bad, bad, 50, 60] };
+  const grid = (fill: "linear" | "locf", maxGapMs: number) =>
+    toGrid(series, { startTs: 0, endTs: 300_000, stepMs: 60_000, maxGapMs, fill });
+  assert.deepEqual([...grid("linear", 180_000).values], [10, 20, 30, 40, 50, 60]);
+  assert.equal(grid("linear", 180_000).filled, 2);
+  assert.equal(grid("linear", 180_000).complete, true);
+  assert.deepEqual([...grid("locf", 180_000).values], [10, 20, 20, 20, 50, 60]);
+  const tooLong = grid("linear", 120_000);
+  assert.equal(
+    tooLong.complete,
+    false,
+    "a 3-minute stretch of Bad samples with a 2-minute limit is not invented",
   );
-  assert.deepEqual([...withBad.values], [1, 2, 3]);
+  assert.ok(Number.isNaN(tooLong.values[2]!) && Number.isNaN(tooLong.values[3]!));
+  // No sample at all after a good one: the value did not change (OPC UA reports changes only).
+  const held = toGrid(
+    { ts: [-3_600_000, 120_000], values: [7, 8] },
+    { startTs: 0, endTs: 180_000, stepMs: 60_000, maxGapMs: 180_000, holdMs: 6 * 3_600_000, fill: "linear" },
+  );
+  assert.deepEqual([...held.values], [7, 7, 8, 8]);
+  assert.equal(held.complete, true);
+  const stale = toGrid(
+    { ts: [-7 * 3_600_000], values: [7] },
+    { startTs: 0, endTs: 60_000, stepMs: 60_000, maxGapMs: 180_000, holdMs: 6 * 3_600_000, fill: "linear" },
+  );
+  assert.equal(stale.complete, false, "held no longer than holdMs");
 });
 
 test("a known derivative, and a spike replaced by the Hampel filter and counted", () => {
