@@ -102,6 +102,7 @@ export class OpcuaPlcServer {
     const users = o.users;
     const server = new OPCUAServer({
       hostname: o.host ?? "127.0.0.1",
+      host: o.host ?? "127.0.0.1", // listen there only: a simulator is not for the plant network
       port: this.#port === 0 ? (o.port ?? 0) : this.#port, // a restart comes back on the same port
       serverCertificateManager: certificateManager,
       ...(userCertificateManager === undefined ? {} : { userCertificateManager }),
