@@ -5,6 +5,7 @@
 #   mosquitto        a real MQTT broker
 #   libsystemd-dev   headers for the sd-notify addon (built by npm ci; optional at run time)
 #   openssl          a test CA and certificates for MQTT over TLS
+#   systemd          systemd-analyze, to verify and score the unit in deploy/
 # Runs before `npm test` (pretest) and first in .ci/run. Does nothing when all are present.
 set -euo pipefail
 missing=()
@@ -13,6 +14,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || missing+=(python3-pymodbus)
 [ -f /usr/include/systemd/sd-daemon.h ] || missing+=(libsystemd-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "test setup: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
