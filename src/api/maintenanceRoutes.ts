@@ -1,6 +1,7 @@
 /** GET /ai/alerts, POST /ai/alerts/:id/ack, GET /ai/predictions: what `linepilot alerts` and `predict` show. */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { acknowledgeAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 
 const ackBody = z.strictObject({ by: z.string().min(1).max(64), note: z.string().max(500).optional() });
@@ -31,44 +32,12 @@ export function maintenanceRoutes(store: () => Store) {
           error: "LP_ERR_USAGE",
           message: body.success ? "the alert id is a number" : z.prettifyError(body.error),
         });
-      const s = store();
-      const result = s.db.transaction(() => {
-        const alert = s.db.prepare("SELECT state, machine_id FROM alerts WHERE id = ?").get(id) as
-          | { state: string; machine_id: number }
-          | undefined;
-        if (alert === undefined) return { code: 404, message: `no alert ${id}` };
-        if (alert.state !== "open") return { code: 409, message: `alert ${id} is ${alert.state}` };
-        const now = Date.now();
-        s.db
-          .prepare(
-            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, updated_at = ? WHERE id = ?",
-          )
-          .run(body.data.by, now, now, id);
-        s.recordDecision({
-          kind: "alert",
-          actor: body.data.by,
-          decision: "alert acknowledged",
-          machineId: alert.machine_id,
-          ...(body.data.note !== undefined ? { reason: body.data.note } : {}),
-          details: { alertId: id },
-        });
-        s.enqueueOutbox("alert", "alerts", {
-          version: 1,
-          alertId: id,
-          change: "acknowledged",
-          state: "acknowledged",
-          by: body.data.by,
-          ts: new Date(now).toISOString(),
-        });
-        return { code: 200, message: `alert ${id} acknowledged by ${body.data.by}` };
-      })();
-      return reply
-        .code(result.code)
-        .send(
-          result.code === 200
-            ? { ok: true, message: result.message }
-            : { error: result.code === 404 ? "LP_ERR_USAGE" : "LP_ERR_USAGE", message: result.message },
-        );
+      const was = acknowledgeAlert(store(), id, body.data.by, body.data.note, Date.now());
+      if (was === undefined)
+        return reply.code(404).send({ error: "LP_ERR_USAGE", message: `no alert ${id}` });
+      if (was !== "open")
+        return reply.code(409).send({ error: "LP_ERR_USAGE", message: `alert ${id} is ${was}` });
+      return { ok: true, message: `alert ${id} acknowledged by ${body.data.by}` };
     });
     app.get("/ai/predictions", async (request) => {
       const q = request.query as { machine?: string; limit?: string };

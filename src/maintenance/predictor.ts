@@ -15,6 +15,7 @@ import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
 import { onnxToForest } from "../inference/onnxModel.js";
 import { extractFeatures, PM_FEATURES, StoreSeries } from "../preprocess/features.js";
+import { changeAlert, openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 import type { Signal } from "../twin/machine.js";
 import { rolesOf } from "../twin/whatIf.js";
@@ -292,21 +293,25 @@ export class Predictor implements Component {
       store.enqueueOutbox("prediction", "predictions", { version: 1, ...a });
       const change = tracker.update(now, a.failure_probability, ruleHigh);
       if (change === undefined) return;
-      const details = JSON.stringify({
-        probability: a.failure_probability,
-        reasons: a.reasons,
-        action: a.recommended_action,
-        escalated: tracker.escalated,
-      });
-      let alertId: number;
+      const event = {
+        actor: "predictive_maintenance",
+        ts: now,
+        reason: a.reasons[0]?.text ?? `risk ${a.risk_level}`,
+        details: {
+          failure_probability: a.failure_probability,
+          risk_level: a.risk_level,
+          recommended_action: a.recommended_action,
+          reasons: a.reasons,
+          escalated: tracker.escalated,
+        },
+      };
       if (change === "opened") {
-        alertId = Number(
-          db
-            .prepare(
-              "INSERT INTO alerts (machine_id, kind, severity, state, opened_at, updated_at, details) VALUES (?, 'predicted_failure', 'HIGH', 'open', ?, ?, ?)",
-            )
-            .run(a.machine_id, now, now, details).lastInsertRowid,
-        );
+        const alertId = openAlert(store, {
+          ...event,
+          machineId: a.machine_id,
+          kind: "predicted_failure",
+          severity: "HIGH",
+        });
         store.enqueueOutbox("work_order", "work_orders", {
           version: 1,
           alertId,
@@ -316,43 +321,20 @@ export class Predictor implements Component {
           reasons: a.reasons.map((r) => r.text),
           due_by: new Date(now + 24 * 3_600_000).toISOString(),
         });
-      } else {
-        const row = db
-          .prepare(
-            "SELECT id FROM alerts WHERE machine_id = ? AND kind = 'predicted_failure' AND state != 'cleared' ORDER BY id DESC LIMIT 1",
-          )
-          .get(a.machine_id) as { id: number } | undefined;
-        if (row === undefined) return;
-        alertId = row.id;
-        if (change === "cleared")
-          db.prepare(
-            "UPDATE alerts SET state = 'cleared', cleared_at = ?, updated_at = ?, details = ? WHERE id = ?",
-          ).run(now, now, details, alertId);
-        else
-          db.prepare("UPDATE alerts SET updated_at = ?, details = ? WHERE id = ?").run(now, details, alertId);
+        return;
       }
-      store.recordDecision({
-        kind: "alert",
-        actor: "predictive_maintenance",
-        decision: `alert ${change}`,
-        reason: a.reasons[0]?.text ?? `risk ${a.risk_level}`,
-        machineId: a.machine_id,
-        details: { alertId, probability: a.failure_probability, risk: a.risk_level },
-      });
-      store.enqueueOutbox("alert", "alerts", {
-        version: 1,
-        alertId,
-        change,
-        machine_id: a.machine_id,
-        severity: "HIGH",
-        state: change === "cleared" ? "cleared" : "open",
-        escalated: tracker.escalated,
-        failure_probability: a.failure_probability,
-        recommended_action: a.recommended_action,
-        reasons: a.reasons,
-        ts: a.ts,
-      });
+      const open = this.#openAlertOf(a.machine_id);
+      if (open !== undefined) changeAlert(store, open, change, event);
     })();
+  }
+
+  #openAlertOf(machine: number): number | undefined {
+    const row = this.#deps.store.db
+      .prepare(
+        "SELECT id FROM alerts WHERE machine_id = ? AND kind = 'predicted_failure' AND state != 'cleared' ORDER BY id DESC LIMIT 1",
+      )
+      .get(machine) as { id: number } | undefined;
+    return row?.id;
   }
 
   health(): ComponentHealth {

@@ -10,6 +10,7 @@ import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { SafetyConfig, TagConfig } from "../config/schema.js";
 import type { Connector, WriteResult } from "../connectors/connector.js";
+import { openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 
 export type Mode = "assisted" | "autonomous";
@@ -199,26 +200,19 @@ export class SafetyEnvelope {
     const store = this.#deps.store;
     store.db.transaction(() => {
       audit("write failed", lastError, {});
-      const now = Date.now();
-      const details = {
-        tag: req.tag,
-        value: req.value,
-        error: lastError,
-        reason: `setpoint write to ${req.tag} failed`,
-      };
-      const id = store.db
-        .prepare(
-          "INSERT INTO alerts (machine_id, kind, severity, state, opened_at, updated_at, details) VALUES (?, 'write_failed', 'HIGH', 'open', ?, ?, ?)",
-        )
-        .run(tag?.machine ?? 0, now, now, JSON.stringify(details)).lastInsertRowid;
-      store.enqueueOutbox("alert", "alerts", {
-        version: 1,
-        alertId: Number(id),
-        change: "opened",
+      openAlert(store, {
+        actor: "safety_envelope",
+        ts: Date.now(),
+        reason: `setpoint write to ${req.tag} failed: ${lastError}`,
+        machineId: tag?.machine ?? 0,
         kind: "write_failed",
         severity: "HIGH",
-        ...details,
-        ts: new Date(now).toISOString(),
+        details: {
+          tag: req.tag,
+          value: req.value,
+          error: lastError,
+          reason: `setpoint write to ${req.tag} failed`,
+        },
       });
     })();
     this.#deps.log.error(

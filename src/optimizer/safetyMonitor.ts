@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../common/logger.js";
 import type { LineConfig } from "../config/schema.js";
+import { changeAlert, openAlert } from "../store/alerts.js";
 import type { SampleWriter } from "../store/sampleWriter.js";
 import type { Store } from "../store/store.js";
 
@@ -58,40 +59,16 @@ export class SafetyMonitor {
     change: "opened" | "cleared",
     id: number | null,
   ): number | null {
-    const store = this.#store;
-    const details = { reason: alarm.reason, tag: alarm.tag, value: Number.isNaN(value) ? null : value };
-    return store.db.transaction(() => {
-      let alertId = id;
-      if (change === "opened")
-        alertId = Number(
-          store.db
-            .prepare(
-              "INSERT INTO alerts (machine_id, kind, severity, state, opened_at, updated_at, details) VALUES (0, 'safety', 'SAFETY', 'open', ?, ?, ?)",
-            )
-            .run(ts, ts, JSON.stringify(details)).lastInsertRowid,
-        );
-      else
-        store.db
-          .prepare("UPDATE alerts SET state = 'cleared', cleared_at = ?, updated_at = ? WHERE id = ?")
-          .run(ts, ts, id);
-      store.recordDecision({
-        kind: "safety",
-        actor: "safety_monitor",
-        decision: `safety alert ${change}`,
-        reason: alarm.reason,
-        tag: alarm.tag,
-        details: { alertId },
-      });
-      store.enqueueOutbox("alert", "alerts", {
-        version: 1,
-        alertId,
-        change,
-        severity: "SAFETY",
-        ...details,
-        ts: new Date(ts).toISOString(),
-      });
-      this.#log.warn({ alertId, tag: alarm.tag, value }, `safety alert ${change}: ${alarm.reason}`);
-      return change === "opened" ? alertId : null;
-    })();
+    const event = {
+      actor: "safety_monitor",
+      ts,
+      reason: alarm.reason,
+      details: { reason: alarm.reason, tag: alarm.tag, value: Number.isNaN(value) ? null : value },
+    };
+    this.#log.warn({ tag: alarm.tag, value }, `safety alert ${change}: ${alarm.reason}`);
+    if (change === "opened")
+      return openAlert(this.#store, { ...event, machineId: 0, kind: "safety", severity: "SAFETY" });
+    changeAlert(this.#store, id!, "cleared", event);
+    return null;
   }
 }

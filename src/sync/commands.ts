@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { SyncConfig } from "../config/schema.js";
+import { acknowledgeAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 import { type PlantCommand, plantCommandSchema } from "./messages.js";
 
@@ -76,17 +77,9 @@ export class PlantCommands {
     const now = Date.now();
     switch (c.command) {
       case "ack_alert": {
-        const alert = this.#store.db.prepare("SELECT state FROM alerts WHERE id = ?").get(c.args.alertId) as
-          | { state: string }
-          | undefined;
-        if (alert === undefined) throw new Refusal(`no alert ${c.args.alertId}`);
-        if (alert.state !== "open") return { alertId: c.args.alertId, state: alert.state };
-        this.#store.db
-          .prepare(
-            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, updated_at = ? WHERE id = ?",
-          )
-          .run(c.sender, now, now, c.args.alertId);
-        return { alertId: c.args.alertId, state: "acknowledged" };
+        const was = acknowledgeAlert(this.#store, c.args.alertId, `plant:${c.sender}`, c.args.note, now);
+        if (was === undefined) throw new Refusal(`no alert ${c.args.alertId}`);
+        return { alertId: c.args.alertId, state: was === "open" ? "acknowledged" : was };
       }
       case "record_maintenance": {
         const a = c.args;

@@ -180,9 +180,9 @@ test("a corrupt model leaves predictive maintenance degraded with the reason, an
     Date.now(),
     Date.now(),
     JSON.stringify({
-      probability: 0.9,
+      failure_probability: 0.9,
       reasons: [{ text: "vibration_rms_mean = 3.1 raises the risk by 20.0 points" }],
-      action: "Inspect the bearing",
+      recommended_action: "Inspect the bearing",
     }),
   );
   db.close();
@@ -196,6 +196,18 @@ test("a corrupt model leaves predictive maintenance degraded with the reason, an
   assert.match(again.stderr, /alert 1 is acknowledged/);
   const after = await runCliToEnd(["alerts", "--config", file]);
   assert.match(after.stdout, /acknowledged by anna/);
+  const check = new Database(path, { readonly: true });
+  const audited = check.prepare("SELECT actor, decision FROM ai_decisions_audit WHERE kind = 'alert'").all();
+  const sent = check.prepare("SELECT payload FROM outbox WHERE class = 'alert'").all() as {
+    payload: string;
+  }[];
+  check.close();
+  assert.deepEqual(
+    audited,
+    [{ actor: "anna", decision: "alert acknowledged" }],
+    "who acknowledged is in the audit log",
+  );
+  assert.equal((JSON.parse(sent[0]!.payload) as { change: string; by: string }).by, "anna");
 });
 
 test("a rule raises the risk on its own and says so first in the reasons, with its action", async (t) => {

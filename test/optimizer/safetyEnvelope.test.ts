@@ -311,11 +311,13 @@ test("a configured safety signal raises a SAFETY alert that blocks every write u
   await connector.write("speed_sp", 20);
   await waitFor(() => active() === 0, 15_000, `the alert to clear (speed ${latest("speed").value})`);
   const log = store.db
-    .prepare("SELECT decision FROM ai_decisions_audit WHERE kind = 'safety' ORDER BY id")
+    .prepare(
+      "SELECT decision FROM ai_decisions_audit WHERE kind = 'alert' AND actor = 'safety_monitor' ORDER BY id",
+    )
     .all() as { decision: string }[];
   assert.deepEqual(
     log.map((d) => d.decision),
-    ["safety alert opened", "safety alert cleared"],
+    ["alert opened", "alert cleared"],
   );
   const ok = await envelope.write({
     tag: "speed_sp",

@@ -206,7 +206,9 @@ test("plant commands: validated, allow-listed, idempotent by id, audited, answer
     "executed once",
   );
   assert.equal(
-    count("SELECT count(*) AS n FROM alerts WHERE state = 'acknowledged' AND acknowledged_by = 'scada'"),
+    count(
+      "SELECT count(*) AS n FROM alerts WHERE state = 'acknowledged' AND acknowledged_by = 'plant:scada'",
+    ),
     1,
   );
   assert.equal(

@@ -14,7 +14,13 @@ interface AlertRow {
   state: string;
   opened_at: string;
   acknowledged_by: string | null;
-  details: { probability?: number; reasons?: { text: string }[]; action?: string; escalated?: boolean };
+  details: {
+    failure_probability?: number;
+    reasons?: { text: string }[];
+    recommended_action?: string;
+    reason?: string;
+    escalated?: boolean;
+  };
 }
 
 export function register(program: Command): void {
@@ -43,9 +49,9 @@ export function register(program: Command): void {
             a.severity + (a.details.escalated ? " (escalated)" : ""),
             a.state + (a.acknowledged_by ? ` by ${a.acknowledged_by}` : ""),
             a.opened_at.slice(0, 16).replace("T", " "),
-            a.details.probability === undefined ? "-" : a.details.probability.toFixed(2),
-            a.details.reasons?.[0]?.text ?? "-",
-            a.details.action ?? "-",
+            a.details.failure_probability === undefined ? "-" : a.details.failure_probability.toFixed(2),
+            a.details.reasons?.[0]?.text ?? a.details.reason ?? "-",
+            a.details.recommended_action ?? "-",
           ]),
         ),
       );
