@@ -72,6 +72,7 @@ export class Predictor implements Component {
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   #firstTs = Date.now();
+  #source: StoreSeries | undefined;
   loadError: string | null = null;
   ticks = 0;
   skippedTicks = 0;
@@ -143,7 +144,9 @@ export class Predictor implements Component {
     this.#ticking = true;
     const started = performance.now();
     try {
-      const source = new StoreSeries(this.#deps.store.db, this.#roles);
+      // Tags and statements once per daemon life, not per tick: the config's tags do not change.
+      this.#source ??= new StoreSeries(this.#deps.store.db, this.#roles);
+      const source = this.#source;
       const machines = this.#deps.line.machines
         .map((m) => m.id)
         .filter((id) => source.has(id, "vibration_rms"));

@@ -283,3 +283,24 @@ export class Store implements Component {
     })();
   }
 }
+
+/**
+ * Opens a store for reading by a tool (simulate, train) while the daemon may be writing it. A file
+ * that is missing or is not a linepilot store is a usage error naming the file, not a SQLite trace.
+ */
+export function openStoreForReading(path: string): Db {
+  let db: Db | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (
+      version < 1 ||
+      db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sensor_data'").get() === undefined
+    )
+      throw new Error("it has no linepilot tables");
+    return db;
+  } catch (error) {
+    db?.close();
+    throw new LinepilotError("LP_ERR_USAGE", `${path} is not a linepilot store: ${errorMessage(error)}`);
+  }
+}

@@ -214,7 +214,14 @@ export class SimPlc {
       ...(users === undefined ? {} : { users, allowAnonymous: false }),
       variables,
     });
-    await server.start();
+    try {
+      await server.start();
+    } catch (error) {
+      throw new LinepilotError(
+        "LP_ERR_CONNECTOR",
+        `simulated PLC cannot serve ${connection.id} at ${connection.endpoint}: ${errorMessage(error)} (is another simulator or PLC using the port?)`,
+      );
+    }
     this.#opcua.push(server);
   }
 

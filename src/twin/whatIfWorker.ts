@@ -3,10 +3,10 @@
  * calibration reads weeks of history, and the daemon's event loop must keep ingesting meanwhile.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import Database from "better-sqlite3";
 import { type ErrorCode, LinepilotError } from "../common/errors.js";
 import { startWorker } from "../common/worker.js";
 import type { LineConfig } from "../config/schema.js";
+import { openStoreForReading } from "../store/store.js";
 import type { ScenarioResult } from "./scenario.js";
 import { type WhatIfRequest, whatIf } from "./whatIf.js";
 
@@ -22,7 +22,7 @@ if (parentPort !== null && (workerData as { whatIf?: boolean } | undefined)?.wha
   const job = (workerData as { job: Job }).job;
   let answer: Answer;
   try {
-    const db = new Database(job.storePath, { readonly: true, fileMustExist: true });
+    const db = openStoreForReading(job.storePath);
     try {
       answer = { ok: true, result: whatIf(db, job.request, job.config) };
     } finally {

@@ -25,6 +25,20 @@ maintenance: { model: ${JSON.stringify(MODEL)}, tickMs: 1000${extra} }
 `;
 }
 
+/** A predictor on a store, as the daemon runs it, stopped after the test. */
+async function startPredictor(t: { after(fn: () => Promise<void>): void }, yaml: string, dir: string) {
+  const cfg = parseConfig(yaml, join(dir, "line.yaml"));
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  const predictor = new Predictor(cfg.maintenance!, { store, log: silentLogger(), line: cfg });
+  await predictor.start();
+  t.after(async () => {
+    await predictor.stop();
+    store.close();
+  });
+  return { store, predictor };
+}
+
 test("on a held-out twin run with injected bearing wear, HIGH alerts come 24-72 h before most failures, with reasons, stored, audited and in the outbox", async (t) => {
   const dir = tempDir(t);
   const path = join(dir, "run.db");
@@ -39,15 +53,7 @@ test("on a held-out twin run with injected bearing wear, HIGH alerts come 24-72 
     startTs: start,
     wearFactors: new Map([[2, 2]]),
   });
-  const cfg = parseConfig(config(path), join(dir, "line.yaml"));
-  const store = new Store(cfg.store, silentLogger());
-  store.open();
-  const predictor = new Predictor(cfg.maintenance!, { store, log: silentLogger(), line: cfg });
-  await predictor.start();
-  t.after(async () => {
-    await predictor.stop();
-    store.close();
-  });
+  const { store, predictor } = await startPredictor(t, config(path), dir);
   for (let ts = start + 86_400_000; ts <= start + 16 * 86_400_000; ts += 2 * 3_600_000)
     await predictor.tick(ts);
   const db = store.db;
@@ -224,15 +230,7 @@ test("a rule raises the risk on its own and says so first in the reasons, with i
     startTs: start,
   });
   const rule = `, rules: [{ role: motor_temperature, above: 40, level: HIGH, reason: "motor above 40 degC (test threshold)", action: "Check the fan" }]`;
-  const cfg = parseConfig(config(path, rule, "[{ id: 1, name: Press 1 }]"), join(dir, "line.yaml"));
-  const store = new Store(cfg.store, silentLogger());
-  store.open();
-  const predictor = new Predictor(cfg.maintenance!, { store, log: silentLogger(), line: cfg });
-  await predictor.start();
-  t.after(async () => {
-    await predictor.stop();
-    store.close();
-  });
+  const { store, predictor } = await startPredictor(t, config(path, rule, "[{ id: 1, name: Press 1 }]"), dir);
   const [a] = await predictor.tick(start + 36 * 3_600_000);
   assert.ok(a!.failure_probability < 0.6, `the model alone says ${a!.failure_probability}`);
   assert.equal(a!.risk_level, "HIGH");

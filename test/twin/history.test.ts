@@ -185,4 +185,10 @@ test("linepilot generate (CSV) and linepilot simulate --json on a generated stor
   const bad = await runCliToEnd(["simulate", "--data", await history(t), "--scenario", "go faster"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /cannot read 'go faster'/);
+  const notAStore = await runCliToEnd(["simulate", "--data", csv, "--scenario", "speed +5%"]);
+  assert.equal(notAStore.code, 2);
+  assert.match(notAStore.stderr, /press7\.csv is not a linepilot store/);
+  const train = await runCliToEnd(["train", "--data", join(dir, "missing.db"), "--out", join(dir, "m.onnx")]);
+  assert.equal(train.code, 2);
+  assert.match(train.stderr, /missing\.db is not a linepilot store/);
 });

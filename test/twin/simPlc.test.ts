@@ -241,3 +241,23 @@ store: { path: hist.db }
   assert.match(r.stdout, /scenario: temperature \+15 {2}\(machines 4, 4 h ahead\)/);
   assert.match(r.stdout, /=> /);
 });
+
+test("a simulator whose port is taken says which connection and endpoint, not a bare EADDRINUSE", async (t) => {
+  const dir = tempDir(t);
+  const { createServer } = await import("node:net");
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+  const port = (blocker.address() as { port: number }).port;
+  const yaml = lineConfig({ opcuaPort: port, modbusPort: await freePort(), store: join(dir, "line.db") });
+  const sim = new SimPlc({
+    config: parseConfig(yaml, join(dir, "line.yaml")),
+    pkiDir: join(dir, "pki"),
+    log: silentLogger(),
+  });
+  await assert.rejects(sim.start(), {
+    code: "LP_ERR_CONNECTOR",
+    message: new RegExp(`simulated PLC cannot serve press7 at opc.tcp://127.0.0.1:${port}: .*EADDRINUSE`),
+  });
+  await sim.stop();
+});

@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
-import Database from "better-sqlite3";
 import type { Command } from "commander";
 import { LinepilotError } from "../../common/errors.js";
 import { loadConfigFile } from "../../config/load.js";
 import type { LineConfig } from "../../config/schema.js";
+import { openStoreForReading } from "../../store/store.js";
 import { whatIf } from "../../twin/whatIf.js";
 import { parseDuration, parseInteger } from "../output.js";
 
@@ -50,8 +49,7 @@ export function register(program: Command): void {
         }
         if (path === undefined)
           throw new LinepilotError("LP_ERR_USAGE", "give --config FILE or --data STORE");
-        if (!existsSync(path)) throw new LinepilotError("LP_ERR_USAGE", `no store at ${path}`);
-        const db = new Database(path, { readonly: true });
+        const db = openStoreForReading(path);
         try {
           const result = whatIf(
             db,

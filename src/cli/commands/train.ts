@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import Database from "better-sqlite3";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
@@ -8,6 +7,7 @@ import { LinepilotError } from "../../common/errors.js";
 import { buildDataset } from "../../maintenance/dataset.js";
 import { predictProbability } from "../../maintenance/forest.js";
 import { trainModel } from "../../maintenance/train.js";
+import { openStoreForReading } from "../../store/store.js";
 import { parseInteger } from "../output.js";
 
 export const help = `Trains the predictive-maintenance model (a Random Forest) on a store's history and writes a
@@ -50,11 +50,8 @@ export function register(program: Command): void {
       }) => {
         if (!opts.out.endsWith(".onnx"))
           throw new LinepilotError("LP_ERR_USAGE", "--out must name a .onnx file");
-        const db = new Database(opts.data, { readonly: true, fileMustExist: true });
-        const holdoutDb =
-          opts.holdout === undefined
-            ? undefined
-            : new Database(opts.holdout, { readonly: true, fileMustExist: true });
+        const db = openStoreForReading(opts.data);
+        const holdoutDb = opts.holdout === undefined ? undefined : openStoreForReading(opts.holdout);
         const bar = new SingleBar({ format: "{stage} [{bar}] {percentage}%", stream: process.stderr });
         bar.start(1, 0, { stage: "features" });
         try {

@@ -120,7 +120,8 @@ test("OPC UA SignAndEncrypt with a username: typed samples, bad status kept as b
   trustServer(server, pkiDir);
   const { connector, latest, writer, store } = await startConnector<OpcuaConnector>(t, yaml, dir);
   await waitFor(
-    () => connector.connected && latest("temp").ts > 0 && latest("running").ts > 0,
+    () =>
+      connector.connected && ["temp", "running", "vibration", "missing"].every((name) => latest(name).ts > 0),
     20_000,
     "samples",
   );
