@@ -14,3 +14,6 @@ lp generate --machines 5 --duration 60d --interval 60s --seed 42 --out "$work/tr
 lp generate --machines 5 --duration 21d --interval 60s --seed 99 --wear-rate 2=3 --out "$work/holdout.db"
 lp train --data "$work/train.db" --holdout "$work/holdout.db" --seed 7 --trees 60 --max-depth 8 \
   --horizon 48 --stride 30 --model-version 2026.11.1 --out models/predictive_maintenance.onnx
+# The production optimizer's PPO policy, trained on the twin (no store needed), and its comparison
+# with the twin search on the same 8-hour shifts (about half a minute).
+lp train-optimizer --seed 7 --iterations 150 --model-version 2026.11.1 --out models/production_optimizer.onnx

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { LinepilotError } from "../common/errors.js";
@@ -111,6 +112,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   config.store.path = isAbsolute(config.store.path) ? config.store.path : resolve(base, config.store.path);
   if (config.maintenance !== undefined && !isAbsolute(config.maintenance.model))
     config.maintenance.model = resolve(base, config.maintenance.model);
+  if (config.optimizer !== undefined)
+    config.optimizer.model =
+      config.optimizer.model === undefined
+        ? fileURLToPath(new URL("../../models/production_optimizer.onnx", import.meta.url))
+        : resolve(base, config.optimizer.model);
   const tls = config.sync?.tls;
   if (tls !== undefined) {
     tls.ca = isAbsolute(tls.ca) ? tls.ca : resolve(base, tls.ca);

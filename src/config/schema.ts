@@ -236,7 +236,7 @@ const store = z.strictObject({
 
 // ---- Plant sync (MQTT) ----
 
-export const PLANT_COMMANDS = ["ack_alert", "record_maintenance", "set_goal"] as const;
+export const PLANT_COMMANDS = ["ack_alert", "record_maintenance", "set_goal", "decide_suggestion"] as const;
 
 const sync = z
   .strictObject({
@@ -445,6 +445,74 @@ const maintenance = z
   })
   .describe("Predictive maintenance: per-machine failure risk, reasons, alerts");
 
+// ---- Production optimizer (SPEC.md section 5) ----
+
+const optimizerMode = z.enum(["assisted", "autonomous"]);
+
+const optimizer = z
+  .strictObject({
+    policy: z
+      .enum(["search", "ppo"])
+      .default("search")
+      .describe(
+        "search: the twin-based search over setpoint steps; ppo: the trained PPO policy (models/production_optimizer.onnx)",
+      ),
+    model: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The PPO policy's ONNX file (default: the one shipped in models/)"),
+    modelSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional()
+      .describe("Refuse the policy model unless its sha256 is this"),
+    mode: optimizerMode
+      .default("assisted")
+      .describe(
+        "assisted: suggestions wait for a person's approval; autonomous: written within the envelope. A person can switch it with `linepilot mode`",
+      ),
+    tagModes: z
+      .record(identifier, optimizerMode)
+      .default({})
+      .describe(
+        "Per setpoint tag: 'assisted' keeps a tag under approval while the line is autonomous (a tag is autonomous only if the line is too)",
+      ),
+    machines: z
+      .array(z.int().min(1))
+      .optional()
+      .describe("Machines to tune (default: every machine with writable setpoint tags that have a role)"),
+    intervalMs: durationMs(10_000, 86_400_000)
+      .default(300_000)
+      .describe("How often each machine's setpoints are reconsidered"),
+    lookaheadMin: z.int().min(5).max(240).default(30).describe("Minutes of twin time each candidate is run"),
+    effectHorizonH: z
+      .number()
+      .min(0.25)
+      .max(24)
+      .default(1)
+      .describe("Horizon of the expected effect shown with each suggestion"),
+    suggestionTtlMs: durationMs(60_000, 86_400_000)
+      .default(900_000)
+      .describe("A pending suggestion not decided within this expires"),
+    minGainPerHour: z
+      .number()
+      .min(0)
+      .default(20)
+      .describe("Least reward gain per hour (SPEC.md section 5 units: good pieces) worth a change"),
+    energyBudgetKw: z
+      .number()
+      .gt(0)
+      .optional()
+      .describe(
+        "Power above which a minute counts as excessive energy use (default: the twin's draw at nominal speed in mid window)",
+      ),
+    timeoutMs: durationMs(100, 60_000).default(5_000),
+  })
+  .describe(
+    "Production optimizer: setpoint suggestions or bounded autonomous writes, always through the safety envelope",
+  );
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 const api = z
@@ -482,6 +550,7 @@ export const lineConfigSchema = z
     store,
     sync: sync.optional(),
     maintenance: maintenance.optional(),
+    optimizer: optimizer.optional(),
     safety: safety.default({
       maxChangePercent: 15,
       autonomousStepPercent: 10,
@@ -543,6 +612,16 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
       issue(["safety", "alarms", i], "a safety alarm needs above, below or equals");
   });
   const machines = new Set(machineList.map((m) => m.id));
+  const opt = (cfg as { optimizer?: { tagModes?: unknown; machines?: unknown } }).optimizer;
+  if (opt?.tagModes !== null && typeof opt?.tagModes === "object")
+    for (const name of Object.keys(opt.tagModes as object))
+      if (!tagSet.has(name))
+        issue(["optimizer", "tagModes", name], `tag '${name}' is not defined under tags`);
+  if (Array.isArray(opt?.machines))
+    opt.machines.forEach((m, i) => {
+      if (!machines.has(m))
+        issue(["optimizer", "machines", i], `machine ${String(m)} is not defined under machines`);
+    });
   const connections = new Map(connectionList.map((c) => [c.id, c.protocol]));
   const tagNames = new Set<unknown>();
   list(cfg.tags).forEach((t, i) => {
@@ -591,6 +670,7 @@ export type OpcuaConnectionConfig = Extract<ConnectionConfig, { protocol: "opcua
 export type SyncConfig = NonNullable<LineConfig["sync"]>;
 export type MaintenanceConfig = NonNullable<LineConfig["maintenance"]>;
 export type SafetyConfig = LineConfig["safety"];
+export type OptimizerConfig = NonNullable<LineConfig["optimizer"]>;
 export type ModbusConnectionConfig = Extract<ConnectionConfig, { protocol: "modbus-tcp" | "modbus-rtu" }>;
 export type ModbusAddress = z.output<typeof modbusAddress>;
 export type ModbusDataType = (typeof MODBUS_DATA_TYPES)[number];

@@ -5,6 +5,7 @@
  */
 
 import { maintenanceRoutes } from "../api/maintenanceRoutes.js";
+import { optimizerRoutes } from "../api/optimizerRoutes.js";
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
 import { simulateRoute } from "../api/simulateRoute.js";
 import { liveValue, tagsRoute } from "../api/tagsRoute.js";
@@ -12,16 +13,23 @@ import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
 import type { LineConfig } from "../config/schema.js";
+import type { Connector } from "../connectors/connector.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
 import { Predictor } from "../maintenance/predictor.js";
+import { liveStateReader } from "../optimizer/liveState.js";
+import { Optimizer, tunedTags } from "../optimizer/optimizer.js";
+import { SafetyEnvelope } from "../optimizer/safetyEnvelope.js";
 import { SafetyMonitor } from "../optimizer/safetyMonitor.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { PlantSync } from "../sync/plantSync.js";
 import { SparkplugNode } from "../sync/sparkplug.js";
+import { calibrate } from "../twin/calibrate.js";
+import type { TwinParams } from "../twin/machine.js";
+import { rolesOf } from "../twin/whatIf.js";
 import type { Component, ComponentHealth } from "./component.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -40,7 +48,9 @@ export class Daemon {
   api: ApiServer | undefined;
   sync: PlantSync | undefined;
   maintenance: Predictor | undefined;
-  connectors: Component[] = [];
+  envelope: SafetyEnvelope | undefined;
+  optimizer: Optimizer | undefined;
+  connectors: Connector[] = [];
 
   constructor(config: LineConfig, log: Logger, notifier?: SystemdNotifier) {
     this.#config = config;
@@ -134,10 +144,47 @@ export class Daemon {
       for (const connector of await createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
       }
+      // The one door to the PLC: every setpoint write below goes through it.
+      const writer = this.writer;
+      const tagIndex = new Map(cfg.tags.map((t, i) => [t.name, i]));
+      const connectorOfConnection = new Map(cfg.connections.map((c, i) => [c.id, this.connectors[i]!]));
+      this.envelope = new SafetyEnvelope(cfg.safety, {
+        store,
+        log: child("safetyEnvelope"),
+        tags: cfg.tags,
+        connectorOf: (tag) => {
+          const t = cfg.tags[tagIndex.get(tag) ?? -1];
+          return t === undefined ? undefined : connectorOfConnection.get(t.connection);
+        },
+        current: (tag) => {
+          const i = tagIndex.get(tag);
+          if (i === undefined || writer.latestTs[i] === 0 || qualityOf(writer.latestStatus[i]!) !== "good")
+            return Number.NaN;
+          return writer.latestValue[i]!;
+        },
+      });
+      if (cfg.optimizer !== undefined) {
+        const tuned = tunedTags(cfg, cfg.optimizer);
+        this.optimizer = await this.#startComponent(
+          new Optimizer(cfg.optimizer, {
+            store,
+            log: this.#log,
+            line: cfg,
+            envelope: this.envelope,
+            readState: liveStateReader(cfg, writer, store, tuned),
+            params: this.#twinParams(),
+          }),
+        );
+      }
       const routes: RouteRegistrar[] = [
         tagsRoute(cfg.tags, this.writer),
         simulateRoute(cfg),
         maintenanceRoutes(() => store),
+        optimizerRoutes(
+          () => store,
+          () => this.optimizer,
+          cfg,
+        ),
       ];
       this.api = await this.#startComponent(
         new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")),
@@ -158,6 +205,23 @@ export class Daemon {
       { version: VERSION, line: cfg.line.name, watchdogMs: this.#notifier.watchdogIntervalMs },
       "linepilot running",
     );
+  }
+
+  /**
+   * The twin's parameters for the optimizer, fitted from the last 3 days of this line's history,
+   * refreshed hourly; parameters the history cannot inform keep the twin's defaults.
+   */
+  #twinParams(): () => TwinParams {
+    let fitted: { at: number; params: TwinParams } | undefined;
+    const roles = rolesOf(this.#config);
+    return () => {
+      const now = Date.now();
+      if (fitted === undefined || now - fitted.at > 3_600_000) {
+        const params = calibrate(this.store!.db, { roles, sinceTs: now - 3 * 86_400_000 }).params;
+        fitted = { at: now, params };
+      }
+      return fitted.params;
+    };
   }
 
   /** Stops every started component in reverse order. Safe to call more than once (one SIGTERM guard). */

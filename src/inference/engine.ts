@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { Worker } from "node:worker_threads";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import { startWorker } from "../common/worker.js";
-import { onnxToForest } from "./onnxModel.js";
+import { readModelInfo } from "./onnxModel.js";
 
 export interface ModelSpec {
   name: string;
@@ -20,10 +20,16 @@ export interface ModelSpec {
   features: readonly string[];
   sha256?: string;
   timeoutMs: number;
+  /** What the model must be: a forest (maintenance) or a policy (optimizer). */
+  kind?: "forest" | "policy";
 }
 
 export interface Scored {
+  /** A classifier's probability of the positive class, per row. */
   probabilities: Float64Array;
+  /** The model's main output as it came, row after row (a policy's actions). */
+  values: Float32Array;
+  width: number;
   contributions?: Float64Array;
   agreement?: Float64Array;
 }
@@ -47,15 +53,20 @@ export function loadModelFile(spec: ModelSpec): { bytes: Uint8Array; sha256: str
       "LP_ERR_MODEL",
       `model ${spec.name}: ${spec.path} has sha256 ${sha256}, expected ${spec.sha256}: refused`,
     );
-  let parsed: ReturnType<typeof onnxToForest> | undefined;
+  let parsed: ReturnType<typeof readModelInfo> | undefined;
   try {
-    parsed = onnxToForest(bytes);
+    parsed = readModelInfo(bytes);
   } catch (error) {
     throw new LinepilotError(
       "LP_ERR_MODEL",
       `model ${spec.name}: ${spec.path} is not a valid linepilot ONNX model (${errorMessage(error)})`,
     );
   }
+  if (spec.kind !== undefined && parsed.kind !== spec.kind)
+    throw new LinepilotError(
+      "LP_ERR_MODEL",
+      `model ${spec.name}: ${spec.path} is a ${parsed.kind} model, not a ${spec.kind}: refused`,
+    );
   const declared = parsed.info.features;
   const width = parsed.input.dims[1];
   if (parsed.input.elemType !== 1 || width !== spec.features.length)

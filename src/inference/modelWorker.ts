@@ -1,7 +1,7 @@
 /**
  * One model in one worker thread: an onnxruntime-node session, plus, for linepilot forests, the
  * forest itself for exact TreeSHAP reasons and tree agreement. Messages in: {id, rows, input};
- * out: {id, probabilities, contributions?, agreement?} or {id, error}.
+ * out: {id, probabilities, values, width, contributions?, agreement?} or {id, error}.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
@@ -28,7 +28,8 @@ parentPort!.on("message", async (request: Request) => {
   try {
     const tensor = new ort.Tensor("float32", request.input, [request.rows, features]);
     const out = await session.run({ [session.inputNames[0]!]: tensor });
-    const scores = out[session.outputNames.find((n) => n !== "label") ?? session.outputNames[1]!]!
+    // A classifier's label output is skipped: its scores (or a policy's actions) are what we want.
+    const scores = out[session.outputNames.find((n) => n !== "label") ?? session.outputNames[0]!]!
       .data as Float32Array;
     const probabilities = new Float64Array(request.rows);
     const width = scores.length / request.rows;
@@ -54,7 +55,14 @@ parentPort!.on("message", async (request: Request) => {
         agreement[r] = agree / forest.trees.length;
       }
     }
-    parentPort!.postMessage({ id: request.id, probabilities, contributions, agreement });
+    parentPort!.postMessage({
+      id: request.id,
+      probabilities,
+      values: scores,
+      width,
+      contributions,
+      agreement,
+    });
   } catch (error) {
     parentPort!.postMessage({ id: request.id, error: (error as Error).message });
   }

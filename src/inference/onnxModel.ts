@@ -1,6 +1,7 @@
 /**
- * Random Forests to and from standard ONNX (a TreeEnsembleClassifier of the ai.onnx.ml domain),
- * so any ONNX runtime can run them and onnxruntime-node runs them here. The protobuf subset of
+ * linepilot's models to and from standard ONNX, so any ONNX runtime can run them and
+ * onnxruntime-node runs them here: Random Forests as a TreeEnsembleClassifier of the ai.onnx.ml
+ * domain, the optimizer's policy network as Gemm and Tanh nodes with its weights as initializers. The protobuf subset of
  * onnx.proto we need is declared below (field numbers from onnx/onnx.proto3); protobufjs encodes
  * it. The forest's node covers, which exact TreeSHAP needs and ONNX has no field for, travel in the
  * model's metadata_props, as do the feature names and the training summary.
@@ -35,6 +36,7 @@ const root = protobuf.Root.fromJSON({
           fields: {
             node: { rule: "repeated", type: "NodeProto", id: 1 },
             name: { type: "string", id: 2 },
+            initializer: { rule: "repeated", type: "TensorProto", id: 5 },
             input: { rule: "repeated", type: "ValueInfoProto", id: 11 },
             output: { rule: "repeated", type: "ValueInfoProto", id: 12 },
           },
@@ -59,6 +61,14 @@ const root = protobuf.Root.fromJSON({
             ints: { rule: "repeated", type: "int64", id: 8, options: { packed: true } },
             strings: { rule: "repeated", type: "bytes", id: 9 },
             type: { type: "int32", id: 20 },
+          },
+        },
+        TensorProto: {
+          fields: {
+            dims: { rule: "repeated", type: "int64", id: 1, options: { packed: true } },
+            dataType: { type: "int32", id: 2 },
+            floatData: { rule: "repeated", type: "float", id: 4, options: { packed: true } },
+            name: { type: "string", id: 8 },
           },
         },
         ValueInfoProto: { fields: { name: { type: "string", id: 1 }, type: { type: "TypeProto", id: 2 } } },
@@ -206,23 +216,54 @@ export interface ParsedModel {
   input: { name: string; elemType: number; dims: (number | string)[] };
 }
 
-/** Reads a model written by forestToOnnx back (for TreeSHAP and input checks). */
-export function onnxToForest(bytes: Uint8Array): ParsedModel {
+type DecodedModel = {
+  metadataProps: { key: string; value: string }[];
+  graph: {
+    node: { opType: string; attribute: (Attribute & { strings: string[] })[] }[];
+    input: {
+      name: string;
+      type: { tensorType: { elemType: number; shape: { dim: { dimValue: number; dimParam: string }[] } } };
+    }[];
+  };
+};
+
+function decode(bytes: Uint8Array): { model: DecodedModel; meta: Record<string, string> } {
   const model = ModelProto.toObject(ModelProto.decode(bytes), {
     longs: Number,
     bytes: String,
     defaults: true,
-  }) as {
-    metadataProps: { key: string; value: string }[];
-    graph: {
-      node: { opType: string; attribute: (Attribute & { strings: string[] })[] }[];
-      input: {
-        name: string;
-        type: { tensorType: { elemType: number; shape: { dim: { dimValue: number; dimParam: string }[] } } };
-      }[];
-    };
+  }) as DecodedModel;
+  return { model, meta: Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value])) };
+}
+
+/** What any linepilot model declares: name, version, feature names, metadata and its input. */
+export function readModelInfo(bytes: Uint8Array): Omit<ParsedModel, "forest"> & { kind: string } {
+  const { model, meta } = decode(bytes);
+  const input = model.graph?.input[0];
+  if (input === undefined) throw new Error("the model has no graph input");
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(meta))
+    if (key.startsWith("linepilot.") && !["linepilot.node_covers", "linepilot.features"].includes(key))
+      metadata[key.slice("linepilot.".length)] = value;
+  return {
+    kind: meta["linepilot.kind"] ?? (meta["linepilot.node_covers"] !== undefined ? "forest" : "unknown"),
+    info: {
+      name: meta["linepilot.name"] ?? "",
+      version: meta["linepilot.version"] ?? "",
+      features: JSON.parse(meta["linepilot.features"] ?? "[]") as string[],
+      metadata,
+    },
+    input: {
+      name: input.name,
+      elemType: input.type.tensorType.elemType,
+      dims: input.type.tensorType.shape.dim.map((d) => (d.dimParam !== "" ? d.dimParam : Number(d.dimValue))),
+    },
   };
-  const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+}
+
+/** Reads a model written by forestToOnnx back (for TreeSHAP and input checks). */
+export function onnxToForest(bytes: Uint8Array): ParsedModel {
+  const { model, meta } = decode(bytes);
   const node = model.graph?.node.find((x) => x.opType === "TreeEnsembleClassifier");
   if (node === undefined || meta["linepilot.node_covers"] === undefined)
     throw new Error("not a linepilot forest: no TreeEnsembleClassifier with node covers");
@@ -260,24 +301,83 @@ export function onnxToForest(bytes: Uint8Array): ParsedModel {
   classTree.forEach((t, k) => {
     if (classIds[k] === 1) trees[t]!.value[classNode[k]!] = weights[k]! * n;
   });
-  const features = JSON.parse(meta["linepilot.features"] ?? "[]") as string[];
-  const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(meta))
-    if (key.startsWith("linepilot.") && !["linepilot.node_covers", "linepilot.features"].includes(key))
-      metadata[key.slice("linepilot.".length)] = value;
-  const input = model.graph.input[0]!;
-  return {
-    info: {
-      name: meta["linepilot.name"] ?? "",
-      version: meta["linepilot.version"] ?? "",
-      features,
-      metadata,
+  const { info, input } = readModelInfo(bytes);
+  return { info, forest: { features: info.features, trees }, input };
+}
+
+/** A dense layer: out = activation(in x weights + bias), weights row-major [inputs, outputs]. */
+export interface DenseLayer {
+  inputs: number;
+  outputs: number;
+  weights: Float32Array | Float64Array;
+  bias: Float32Array | Float64Array;
+  activation: "tanh" | "none";
+}
+
+export const POLICY_INPUT = "observation";
+export const POLICY_OUTPUT = "action";
+
+/** A small fully connected network (the optimizer's PPO actor) as Gemm and Tanh nodes. */
+export function mlpToOnnx(layers: DenseLayer[], info: ModelInfo): Uint8Array {
+  const node: Record<string, unknown>[] = [];
+  const initializer: Record<string, unknown>[] = [];
+  let input = POLICY_INPUT;
+  layers.forEach((layer, i) => {
+    const w = `w${i}`;
+    const b = `b${i}`;
+    initializer.push({
+      name: w,
+      dataType: ELEM.FLOAT,
+      dims: [layer.inputs, layer.outputs],
+      floatData: Array.from(layer.weights),
+    });
+    initializer.push({
+      name: b,
+      dataType: ELEM.FLOAT,
+      dims: [layer.outputs],
+      floatData: Array.from(layer.bias),
+    });
+    const last = i === layers.length - 1;
+    const gemm = layer.activation === "none" && last ? POLICY_OUTPUT : `gemm${i}`;
+    node.push({ name: `dense${i}`, opType: "Gemm", input: [input, w, b], output: [gemm] });
+    input = gemm;
+    if (layer.activation === "tanh") {
+      const out = last ? POLICY_OUTPUT : `tanh${i}`;
+      node.push({ name: `tanh${i}`, opType: "Tanh", input: [gemm], output: [out] });
+      input = out;
+    }
+  });
+  const tensor = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: ELEM.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
     },
-    forest: { features, trees },
-    input: {
-      name: input.name,
-      elemType: input.type.tensorType.elemType,
-      dims: input.type.tensorType.shape.dim.map((d) => (d.dimParam !== "" ? d.dimParam : Number(d.dimValue))),
+  });
+  const message = ModelProto.fromObject({
+    irVersion: 8,
+    producerName: "linepilot",
+    producerVersion: "1",
+    domain: "linepilot",
+    modelVersion: 1,
+    docString: `${info.name} ${info.version}: ${layers.map((l) => l.outputs).join("-")} network`,
+    opsetImport: [{ domain: "", version: 17 }],
+    metadataProps: [
+      { key: "linepilot.kind", value: "policy" },
+      { key: "linepilot.name", value: info.name },
+      { key: "linepilot.version", value: info.version },
+      { key: "linepilot.features", value: JSON.stringify(info.features) },
+      ...Object.entries(info.metadata).map(([key, value]) => ({ key: `linepilot.${key}`, value })),
+    ],
+    graph: {
+      name: info.name,
+      node,
+      initializer,
+      input: [tensor(POLICY_INPUT, ["N", layers[0]!.inputs])],
+      output: [tensor(POLICY_OUTPUT, ["N", layers[layers.length - 1]!.outputs])],
     },
-  };
+  });
+  return ModelProto.encode(message).finish();
 }

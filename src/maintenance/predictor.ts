@@ -93,6 +93,7 @@ export class Predictor implements Component {
         name: "predictive_maintenance",
         path: this.#cfg.model,
         features: PM_FEATURES,
+        kind: "forest",
         timeoutMs: this.#cfg.timeoutMs,
         ...(this.#cfg.modelSha256 !== undefined ? { sha256: this.#cfg.modelSha256 } : {}),
       });

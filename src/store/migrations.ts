@@ -166,6 +166,40 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "optimizer suggestions and the optimizer mode a person set per line or tag",
+    sql: `
+      -- One suggestion = one machine's setpoint changes from one optimizer decision. changes and
+      -- expected are JSON: [{tag, setpoint, from, to, percent, outcome?}] and the twin's effect.
+      CREATE TABLE suggestions (
+        id INTEGER PRIMARY KEY,
+        machine_id INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('assisted', 'autonomous')),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'expired', 'written', 'partly_written', 'refused', 'failed')),
+        changes TEXT NOT NULL,
+        expected TEXT NOT NULL DEFAULT '{}',
+        reason TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        decided_by TEXT,
+        decided_at INTEGER,
+        applied_at INTEGER,
+        outcome TEXT,
+        CHECK (expires_at > created_at)
+      );
+      CREATE INDEX suggestions_state ON suggestions(state, machine_id);
+
+      -- Set by a person (CLI, API); absent rows fall back to the config file.
+      CREATE TABLE optimizer_modes (
+        scope TEXT PRIMARY KEY,
+        mode TEXT NOT NULL CHECK (mode IN ('assisted', 'autonomous')),
+        set_by TEXT NOT NULL,
+        set_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

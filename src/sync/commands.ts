@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { SyncConfig } from "../config/schema.js";
 import { acknowledgeAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
+import { decideSuggestion } from "../store/suggestions.js";
 import { type PlantCommand, plantCommandSchema } from "./messages.js";
 
 export interface CommandOutcome {
@@ -114,6 +115,21 @@ export class PlantCommands {
           )
           .run(c.args.targetPieces, c.args.quality, startsAt, dueAt, c.sender, now);
         return { goalId: Number(info.lastInsertRowid) };
+      }
+      case "decide_suggestion": {
+        // Marked here, in the command's transaction; the optimizer writes an approval through the
+        // safety envelope within a second, which checks it again against the PLC's value then.
+        const a = c.args;
+        const result = decideSuggestion(
+          this.#store,
+          a.suggestionId,
+          a.decision,
+          `plant:${c.sender}:${a.by}`,
+          now,
+          a.note,
+        );
+        if (!result.ok) throw new Refusal(result.message);
+        return { suggestionId: a.suggestionId, state: result.suggestion.state };
       }
     }
   }

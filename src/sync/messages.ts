@@ -54,6 +54,16 @@ export const plantCommandSchema = z
         dueAt: isoTime,
       }),
     }),
+    z.strictObject({
+      ...commandBase,
+      command: z.literal("decide_suggestion"),
+      args: z.strictObject({
+        suggestionId: z.int().min(1),
+        decision: z.enum(["approve", "reject"]),
+        by: z.string().min(1).max(64).describe("The person who decided, named in the audit log"),
+        note: z.string().max(500).optional(),
+      }),
+    }),
   ])
   .describe("A command from the plant, on <prefix>/commands");
 

@@ -95,13 +95,16 @@ export interface ScenarioResult {
   calibration: { windows: number; fitted: Calibration["fitted"]; from: string | null; to: string | null };
 }
 
-interface Run {
+/** What a stretch of twin time produced. */
+export interface Run {
   pieces: number;
   good: number;
   scrap: number;
   energy: number;
   wear: number;
   failures: number;
+  /** One-minute steps whose power was above the energy budget (SPEC.md section 5's reward). */
+  excessMinutes: number;
 }
 
 /** The bearing wear implied by a vibration RMS reading (the twin's vibration model, inverted). */
@@ -115,7 +118,8 @@ export function wearFromVibration(rms: number | undefined, speed: number): numbe
   return Math.min(0.99, Math.max(0, Math.sqrt(Math.max(0, ad - 0.1) / 6)));
 }
 
-function startFrom(
+/** A twin of one machine, started from its last known state (setpoints, actuals, wear). */
+export function startFrom(
   id: number,
   seed: number,
   params: TwinParams,
@@ -134,17 +138,24 @@ function startFrom(
   return m;
 }
 
-function run(m: MachineTwin, hours: number): Run {
-  const start = { pieces: m.pieces, good: m.good, scrap: m.scrap, energy: m.energyKwh, wear: m.wear };
+/**
+ * Runs the twin forward in one-minute steps. A failure is counted and the machine repaired at
+ * once: the comparisons this serves are about rates, not about one unlucky repair.
+ */
+export function rollout(m: MachineTwin, minutes: number, energyBudgetKw = Number.POSITIVE_INFINITY): Run {
+  const start = { pieces: m.pieces, good: m.good, scrap: m.scrap, energy: m.energyKwh };
   let failures = 0;
   let wearGained = 0;
-  const dt = 60;
-  for (let t = 0; t < hours * 3600; t += dt) {
+  let excessMinutes = 0;
+  for (let t = 0; t < minutes; t++) {
     const before = m.wear;
-    if (m.step(dt) === "failed") {
+    const energyBefore = m.energyKwh;
+    const failed = m.step(60) === "failed";
+    if ((m.energyKwh - energyBefore) * 60 > energyBudgetKw) excessMinutes++;
+    if (failed) {
       failures++;
       wearGained += 1 - before;
-      m.maintain(); // the comparison is about rates; a failure is counted, then the run goes on
+      m.maintain();
       continue;
     }
     wearGained += m.wear - before;
@@ -156,6 +167,7 @@ function run(m: MachineTwin, hours: number): Run {
     energy: m.energyKwh - start.energy,
     wear: wearGained,
     failures,
+    excessMinutes,
   };
 }
 
@@ -185,8 +197,9 @@ export function simulateScenario(
         energy: a.energy + r.energy,
         wear: a.wear + r.wear,
         failures: a.failures + r.failures,
+        excessMinutes: a.excessMinutes + r.excessMinutes,
       }),
-      { pieces: 0, good: 0, scrap: 0, energy: 0, wear: 0, failures: 0 },
+      { pieces: 0, good: 0, scrap: 0, energy: 0, wear: 0, failures: 0, excessMinutes: 0 },
     );
   const reported: ScenarioResult["changes"] = [];
   const base: Run[] = [];
@@ -195,7 +208,7 @@ export function simulateScenario(
     const state = calibration.latest.get(id);
     if (state === undefined)
       throw new LinepilotError("LP_ERR_USAGE", `machine ${id} has no history in the store`);
-    base.push(run(startFrom(id, seed, params, state), horizon));
+    base.push(rollout(startFrom(id, seed, params, state), horizon * 60));
     const changed = startFrom(id, seed, params, state);
     for (const c of changes) {
       const from = changed.read(c.setpoint);
@@ -204,7 +217,7 @@ export function simulateScenario(
       if (machines.length === 1 || id === machines[0])
         reported.push({ parameter: c.setpoint, from: round(from, 2), to: round(to, 2) });
     }
-    what.push(run(changed, horizon));
+    what.push(rollout(changed, horizon * 60));
   }
   const b = total(base);
   const w = total(what);

@@ -7,14 +7,17 @@ import * as alerts from "./alerts.js";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
 import * as generate from "./generate.js";
+import * as mode from "./mode.js";
 import * as pki from "./pki.js";
 import * as predict from "./predict.js";
 import * as run from "./run.js";
 import * as simPlc from "./simPlc.js";
 import * as simulate from "./simulate.js";
 import * as status from "./status.js";
+import * as suggestions from "./suggestions.js";
 import * as tags from "./tags.js";
 import * as train from "./train.js";
+import * as trainOptimizer from "./trainOptimizer.js";
 
 export const COMMANDS: readonly { register(program: Command): void }[] = [
   run,
@@ -23,10 +26,13 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   tags,
   alerts,
   predict,
+  suggestions,
+  mode,
   pki,
   simulate,
   simPlc,
   generate,
   train,
+  trainOptimizer,
   demo,
 ];

@@ -1,0 +1,63 @@
+/**
+ * The optimizer's view of the running line: each machine's setpoints and actuals from the live
+ * values (Good quality only), its limits from the config, and its share of the active production
+ * goal (the goal's good pieces not yet made, split evenly over the tuned machines).
+ */
+import type { LineConfig } from "../config/schema.js";
+import { qualityOf } from "../connectors/quality.js";
+import type { Store } from "../store/store.js";
+import { SETPOINTS, type Setpoint, type Signal } from "../twin/machine.js";
+import { type MachineState, machineState } from "./decision.js";
+
+export interface LiveValues {
+  readonly latestValue: Float64Array;
+  readonly latestStatus: Uint32Array;
+  readonly latestTs: Float64Array;
+}
+
+export function liveStateReader(
+  line: LineConfig,
+  live: LiveValues,
+  store: Store,
+  tuned: ReadonlyMap<number, unknown>,
+): (machineId: number, now: number) => MachineState | string {
+  const index = new Map(line.tags.map((t, i) => [t.name, i]));
+  const goal = store.db.prepare(
+    "SELECT target_pieces AS pieces, starts_at AS s, due_at AS d FROM production_goals WHERE status = 'active' AND starts_at <= ? AND due_at > ? ORDER BY due_at LIMIT 1",
+  );
+  const firstSince = store.db.prepare(
+    "SELECT d.value AS v FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = ? AND d.ts >= ? AND d.value IS NOT NULL ORDER BY d.ts LIMIT 1",
+  );
+  const goodTags = line.tags.filter((t) => t.role === "good_count" && tuned.has(t.machine));
+  return (machineId, now) => {
+    const signals: Partial<Record<Signal, number>> = {};
+    const limits: Partial<Record<Setpoint, [number, number]>> = {};
+    for (const t of line.tags) {
+      if (t.machine !== machineId || t.role === undefined) continue;
+      const i = index.get(t.name)!;
+      const v = live.latestValue[i]!;
+      if (live.latestTs[i] !== 0 && qualityOf(live.latestStatus[i]!) === "good" && !Number.isNaN(v))
+        signals[t.role] = v;
+      if ((SETPOINTS as readonly string[]).includes(t.role) && t.min !== undefined && t.max !== undefined)
+        limits[t.role as Setpoint] = [t.min, t.max];
+    }
+    const missing = SETPOINTS.filter((sp) => limits[sp] !== undefined && signals[sp] === undefined);
+    if (missing.length > 0) return `no good current value for ${missing.join(", ")}`;
+    const g = goal.get(now, now) as { pieces: number; s: number; d: number } | undefined;
+    let share: MachineState["goal"];
+    if (g !== undefined) {
+      let made = 0;
+      for (const t of goodTags) {
+        const first = firstSince.get(t.name, g.s) as { v: number } | undefined;
+        const latest = live.latestValue[index.get(t.name)!]!;
+        if (first !== undefined && !Number.isNaN(latest)) made += Math.max(0, latest - first.v);
+      }
+      share = {
+        remainingGood: Math.max(0, g.pieces - made) / Math.max(1, tuned.size),
+        remainingH: (g.d - now) / 3_600_000,
+        totalH: (g.d - g.s) / 3_600_000,
+      };
+    }
+    return machineState(machineId, signals, limits, share);
+  };
+}
