@@ -43,6 +43,16 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `open alerts ${d.openAlerts}`,
         `windows not scored (gaps, or less than a window of data yet) ${d.incompleteWindows}`,
       );
+  } else if (name === "optimizer") {
+    if (d.reason) parts.push(`DISABLED: ${d.reason}`);
+    else
+      parts.push(
+        `${d.policy}, ${d.mode}`,
+        `suggested ${d.suggested}`,
+        `written ${Number(d.autonomousWrites) + Number(d.approvedWrites)} (autonomous ${d.autonomousWrites})`,
+        `refused ${d.refusedChanges}`,
+        `expired ${d.expired}`,
+      );
   } else if ("connected" in d) {
     parts.push(
       `${d.connected ? "connected" : "NOT connected"} ${d.target}`,
