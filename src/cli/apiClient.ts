@@ -1,10 +1,18 @@
 /** How CLI commands reach the running daemon: its local HTTP API. */
+import type { Command } from "commander";
 import { LinepilotError } from "../common/errors.js";
 import { loadConfigFile } from "../config/load.js";
 
 export interface ApiTarget {
   api?: string;
   config?: string;
+}
+
+/** The options every command that talks to the daemon takes. */
+export function withApiOptions(c: Command): Command {
+  return c
+    .option("-c, --config <file>", "find the API from this line's configuration")
+    .option("--api <url>", "the daemon's API base URL");
 }
 
 /** --api wins, then the api section of --config, then $LINEPILOT_API, then the default 127.0.0.1:8001. */

@@ -108,6 +108,19 @@ type Attribute = {
   strings?: Uint8Array[];
 };
 
+/** A graph input or output: a tensor of this element type and shape (a string is a named dimension). */
+function tensor(name: string, elemType: number, dims: (number | string)[]) {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
 export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
   const nodesTree: number[] = [];
   const nodesId: number[] = [];
@@ -164,15 +177,6 @@ export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
     { name: "post_transform", type: ATTR.STRING, s: enc.encode("NONE") },
   ];
   const covers = forest.trees.map((tree) => Array.from(tree.cover));
-  const tensor = (name: string, elemType: number, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
   const message = ModelProto.fromObject({
     irVersion: 8,
     producerName: "linepilot",
@@ -347,15 +351,6 @@ export function mlpToOnnx(layers: DenseLayer[], info: ModelInfo): Uint8Array {
       input = out;
     }
   });
-  const tensor = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: ELEM.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
   const message = ModelProto.fromObject({
     irVersion: 8,
     producerName: "linepilot",
@@ -375,8 +370,8 @@ export function mlpToOnnx(layers: DenseLayer[], info: ModelInfo): Uint8Array {
       name: info.name,
       node,
       initializer,
-      input: [tensor(POLICY_INPUT, ["N", layers[0]!.inputs])],
-      output: [tensor(POLICY_OUTPUT, ["N", layers[layers.length - 1]!.outputs])],
+      input: [tensor(POLICY_INPUT, ELEM.FLOAT, ["N", layers[0]!.inputs])],
+      output: [tensor(POLICY_OUTPUT, ELEM.FLOAT, ["N", layers[layers.length - 1]!.outputs])],
     },
   });
   return ModelProto.encode(message).finish();

@@ -1,6 +1,6 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
-import { apiBaseUrl, apiGet, apiPost } from "../apiClient.js";
+import { apiBaseUrl, apiGet, apiPost, withApiOptions } from "../apiClient.js";
 import { parseInteger, table } from "../output.js";
 
 export const help = `Open (and acknowledged) alerts with their machine, probability and main reason;
@@ -24,11 +24,7 @@ interface AlertRow {
 }
 
 export function register(program: Command): void {
-  const api = (c: Command) =>
-    c
-      .option("-c, --config <file>", "find the API from this line's configuration")
-      .option("--api <url>", "the daemon's API base URL");
-  const alerts = api(program.command("alerts"))
+  const alerts = withApiOptions(program.command("alerts"))
     .description("list alerts; 'alerts ack ID' acknowledges one")
     .option("--all", "include cleared alerts")
     .option("--json", "print JSON")
@@ -56,7 +52,7 @@ export function register(program: Command): void {
         ),
       );
     });
-  api(alerts.command("ack <id>"))
+  withApiOptions(alerts.command("ack <id>"))
     .description("acknowledge an alert")
     .option("--by <name>", "who acknowledges (default: your user name)")
     .option("--note <text>", "a note for the audit log")

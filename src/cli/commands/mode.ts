@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
 import { LinepilotError } from "../../common/errors.js";
-import { apiBaseUrl, apiGet, apiPost } from "../apiClient.js";
+import { apiBaseUrl, apiGet, apiPost, withApiOptions } from "../apiClient.js";
 import { table } from "../output.js";
 
 export const help = `Shows or switches the optimizer's mode. assisted: every suggestion waits for a person's
@@ -15,11 +15,8 @@ line runs autonomously. Every switch is audited with who made it.
   linepilot mode assisted --tag press7.temperature_setpoint`;
 
 export function register(program: Command): void {
-  program
-    .command("mode [mode]")
+  withApiOptions(program.command("mode [mode]"))
     .description("show or switch the optimizer's mode (assisted or autonomous), per line or per tag")
-    .option("-c, --config <file>", "find the API from this line's configuration")
-    .option("--api <url>", "the daemon's API base URL")
     .option("--tag <name>", "switch one setpoint tag instead of the line")
     .option("--by <name>", "who switches (default: your user name)")
     .addHelpText("after", `\n${help}`)

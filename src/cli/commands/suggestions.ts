@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
 import type { Suggestion } from "../../store/suggestions.js";
-import { apiBaseUrl, apiGet, apiPost } from "../apiClient.js";
+import { apiBaseUrl, apiGet, apiPost, withApiOptions } from "../apiClient.js";
 import { parseInteger, table } from "../output.js";
 
 export const help = `The optimizer's suggestions waiting for a decision (--all: the last 100, whatever became
@@ -15,13 +15,8 @@ ID' drops it. Both are recorded, with who, in the audit log and sent to the plan
 
 type Row = Omit<Suggestion, "createdAt" | "expiresAt"> & { createdAt: string; expiresAt: string };
 
-const withApi = (c: Command) =>
-  c
-    .option("-c, --config <file>", "find the API from this line's configuration")
-    .option("--api <url>", "the daemon's API base URL");
-
 export function register(program: Command): void {
-  withApi(program.command("suggestions"))
+  withApiOptions(program.command("suggestions"))
     .description("list the optimizer's pending suggestions with their expected effect")
     .option("--all", "the last 100 suggestions, decided or not")
     .option("--json", "print JSON")
@@ -52,7 +47,7 @@ export function register(program: Command): void {
       );
     });
   for (const decision of ["approve", "reject"] as const)
-    withApi(program.command(`${decision} <id>`))
+    withApiOptions(program.command(`${decision} <id>`))
       .description(
         `${decision} an optimizer suggestion${decision === "approve" ? " (written at once through the safety envelope)" : ""}`,
       )
