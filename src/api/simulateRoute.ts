@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { LinepilotError } from "../common/errors.js";
 import type { LineConfig } from "../config/schema.js";
-import { whatIfInWorker } from "../twin/whatIfWorker.js";
+import { whatIfInWorker } from "../twin/twinWorker.js";
 
 const body = z.strictObject({
   scenario: z.string().min(1).max(200),

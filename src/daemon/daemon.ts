@@ -27,9 +27,8 @@ import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { PlantSync } from "../sync/plantSync.js";
 import { SparkplugNode } from "../sync/sparkplug.js";
-import { calibrate } from "../twin/calibrate.js";
-import type { TwinParams } from "../twin/machine.js";
-import { rolesOf } from "../twin/whatIf.js";
+import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
+import { calibrateInWorker } from "../twin/twinWorker.js";
 import type { Component, ComponentHealth } from "./component.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -208,19 +207,34 @@ export class Daemon {
   }
 
   /**
-   * The twin's parameters for the optimizer, fitted from the last 3 days of this line's history,
-   * refreshed hourly; parameters the history cannot inform keep the twin's defaults.
+   * The twin's parameters for the optimizer, fitted from the last 3 days of this line's history in
+   * a worker (it reads millions of rows) and refreshed hourly; until the first fit, and for what
+   * the history cannot inform, the twin's defaults. A failed fit keeps the last good parameters.
    */
   #twinParams(): () => TwinParams {
-    let fitted: { at: number; params: TwinParams } | undefined;
-    const roles = rolesOf(this.#config);
+    let params: TwinParams = DEFAULT_PARAMS;
+    let fittedAt = Number.NEGATIVE_INFINITY;
+    let fitting = false;
     return () => {
       const now = Date.now();
-      if (fitted === undefined || now - fitted.at > 3_600_000) {
-        const params = calibrate(this.store!.db, { roles, sinceTs: now - 3 * 86_400_000 }).params;
-        fitted = { at: now, params };
+      if (!fitting && now - fittedAt > 3_600_000) {
+        fitting = true;
+        fittedAt = now;
+        calibrateInWorker(this.#config.store.path, this.#config, now - 3 * 86_400_000)
+          .then((p) => {
+            params = p;
+          })
+          .catch((error: unknown) =>
+            this.#log.warn(
+              { err: errorMessage(error) },
+              "twin calibration failed; the optimizer keeps its parameters",
+            ),
+          )
+          .finally(() => {
+            fitting = false;
+          });
       }
-      return fitted.params;
+      return params;
     };
   }
 

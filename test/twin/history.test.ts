@@ -3,12 +3,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
+import { parseConfig } from "../../src/config/load.js";
 import { SCHEMA_VERSION } from "../../src/store/migrations.js";
 import { calibrate } from "../../src/twin/calibrate.js";
 import { generateHistory } from "../../src/twin/generate.js";
 import { DEFAULT_PARAMS } from "../../src/twin/machine.js";
 import { parseGoal, parseScenario, simulateScenario } from "../../src/twin/scenario.js";
-import { runCliToEnd, tempDir } from "../helpers.js";
+import { calibrateInWorker } from "../../src/twin/twinWorker.js";
+import { lineYaml, runCliToEnd, tempDir } from "../helpers.js";
 
 type After = { after(fn: () => void): void };
 
@@ -83,6 +85,10 @@ test("calibration recovers the twin's response parameters from its own history",
   );
   near("wearPerHour", 0.35);
   assert.ok((c.fitted.rate ?? 0) > 0.95 && (c.fitted.power ?? 0) > 0.95, JSON.stringify(c.fitted));
+  // The daemon fits off its event loop: the worker gives the same parameters.
+  const path = await history(t);
+  const config = parseConfig(lineYaml({ storePath: path }), "line.yaml");
+  assert.deepEqual(await calibrateInWorker(path, config, 0), c.params);
 });
 
 test('"speed +15%" agrees in direction and rough size with the history it was calibrated on', async (t) => {

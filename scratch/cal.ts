@@ -1,0 +1,11 @@
+import { generateHistory } from "../src/twin/generate.js";
+import { calibrate } from "../src/twin/calibrate.js";
+import Database from "better-sqlite3";
+import { rmSync } from "node:fs";
+rmSync("/tmp/sh/h.db", { force: true });
+await generateHistory({ machineIds: [1, 2], durationS: 3 * 86400, intervalS: 1, seed: 1, out: "/tmp/sh/h.db", format: "store" });
+const db = new Database("/tmp/sh/h.db", { readonly: true });
+console.log((db.prepare("select count(*) n from sensor_data").get() as any).n);
+const t = performance.now();
+const c = calibrate(db, { sinceTs: 0 });
+console.log("calibrate ms", performance.now() - t, c.windows);
