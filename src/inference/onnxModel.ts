@@ -121,6 +121,37 @@ function tensor(name: string, elemType: number, dims: (number | string)[]) {
   };
 }
 
+/**
+ * One linepilot model file: the ModelProto header, metadata (name, version, features, then what
+ * the kind of model adds, then the card's facts) and the graph.
+ */
+function encodeModel(
+  info: ModelInfo,
+  doc: string,
+  opsetImport: { domain: string; version: number }[],
+  kindMetadata: Record<string, string>,
+  graph: Record<string, unknown>,
+): Uint8Array {
+  const meta = (entries: Record<string, string>) =>
+    Object.entries(entries).map(([key, value]) => ({ key: `linepilot.${key}`, value }));
+  const message = ModelProto.fromObject({
+    irVersion: 8,
+    producerName: "linepilot",
+    producerVersion: "1",
+    domain: "linepilot",
+    modelVersion: 1,
+    docString: `${info.name} ${info.version}: ${doc}`,
+    opsetImport,
+    metadataProps: [
+      ...meta({ name: info.name, version: info.version, features: JSON.stringify(info.features) }),
+      ...meta(kindMetadata),
+      ...meta(info.metadata),
+    ],
+    graph: { name: info.name, ...graph },
+  });
+  return ModelProto.encode(message).finish();
+}
+
 export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
   const nodesTree: number[] = [];
   const nodesId: number[] = [];
@@ -177,26 +208,15 @@ export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
     { name: "post_transform", type: ATTR.STRING, s: enc.encode("NONE") },
   ];
   const covers = forest.trees.map((tree) => Array.from(tree.cover));
-  const message = ModelProto.fromObject({
-    irVersion: 8,
-    producerName: "linepilot",
-    producerVersion: "1",
-    domain: "linepilot",
-    modelVersion: 1,
-    docString: `${info.name} ${info.version}: Random Forest, ${n} trees`,
-    opsetImport: [
+  return encodeModel(
+    info,
+    `Random Forest, ${n} trees`,
+    [
       { domain: "", version: 17 },
       { domain: "ai.onnx.ml", version: 3 },
     ],
-    metadataProps: [
-      { key: "linepilot.name", value: info.name },
-      { key: "linepilot.version", value: info.version },
-      { key: "linepilot.features", value: JSON.stringify(info.features) },
-      { key: "linepilot.node_covers", value: JSON.stringify(covers) },
-      ...Object.entries(info.metadata).map(([key, value]) => ({ key: `linepilot.${key}`, value })),
-    ],
-    graph: {
-      name: info.name,
+    { node_covers: JSON.stringify(covers) },
+    {
       node: [
         {
           name: "forest",
@@ -210,8 +230,7 @@ export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
       input: [tensor(INPUT_NAME, ELEM.FLOAT, ["N", info.features.length])],
       output: [tensor(OUTPUTS.label, ELEM.INT64, ["N"]), tensor(OUTPUTS.probabilities, ELEM.FLOAT, ["N", 2])],
     },
-  });
-  return ModelProto.encode(message).finish();
+  );
 }
 
 export interface ParsedModel {
@@ -351,28 +370,16 @@ export function mlpToOnnx(layers: DenseLayer[], info: ModelInfo): Uint8Array {
       input = out;
     }
   });
-  const message = ModelProto.fromObject({
-    irVersion: 8,
-    producerName: "linepilot",
-    producerVersion: "1",
-    domain: "linepilot",
-    modelVersion: 1,
-    docString: `${info.name} ${info.version}: ${layers.map((l) => l.outputs).join("-")} network`,
-    opsetImport: [{ domain: "", version: 17 }],
-    metadataProps: [
-      { key: "linepilot.kind", value: "policy" },
-      { key: "linepilot.name", value: info.name },
-      { key: "linepilot.version", value: info.version },
-      { key: "linepilot.features", value: JSON.stringify(info.features) },
-      ...Object.entries(info.metadata).map(([key, value]) => ({ key: `linepilot.${key}`, value })),
-    ],
-    graph: {
-      name: info.name,
+  return encodeModel(
+    info,
+    `${layers.map((l) => l.outputs).join("-")} network`,
+    [{ domain: "", version: 17 }],
+    { kind: "policy" },
+    {
       node,
       initializer,
       input: [tensor(POLICY_INPUT, ELEM.FLOAT, ["N", layers[0]!.inputs])],
       output: [tensor(POLICY_OUTPUT, ELEM.FLOAT, ["N", layers[layers.length - 1]!.outputs])],
     },
-  });
-  return ModelProto.encode(message).finish();
+  );
 }

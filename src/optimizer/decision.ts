@@ -8,7 +8,14 @@
  * adds one term: pieces the goal will be short of at its due time cost as much as defective ones,
  * because for the plant an order short is an order short.
  */
-import type { MachineTwin, Setpoint, Signal, TwinParams } from "../twin/machine.js";
+import {
+  type MachineTwin,
+  outputRate,
+  powerDraw,
+  type Setpoint,
+  type Signal,
+  type TwinParams,
+} from "../twin/machine.js";
 import { type Run, rollout, startFrom, wearFromVibration } from "../twin/scenario.js";
 
 export const SETPOINT_ORDER: readonly Setpoint[] = [
@@ -67,13 +74,7 @@ export const EXCESS_ENERGY_COST = 5;
 
 /** The budget a machine's power is judged against: its draw at nominal speed in mid window. */
 export function defaultEnergyBudgetKw(params: TwinParams, ambientC = 25): number {
-  const mid = (params.tempWindow[0] + params.tempWindow[1]) / 2;
-  return (
-    params.powerBase +
-    params.powerSpeed * params.nominalSpeed +
-    params.powerSpeed2 * params.nominalSpeed ** 2 +
-    params.powerHeat * Math.max(0, mid - ambientC)
-  );
+  return powerDraw(params, params.nominalSpeed, (params.tempWindow[0] + params.tempWindow[1]) / 2, ambientC);
 }
 
 export function stepReward(r: Run): number {
@@ -174,17 +175,13 @@ export function observe(
   const temp = s.temperature_setpoint ?? (params.tempWindow[0] + params.tempWindow[1]) / 2;
   const pressure = s.pressure_setpoint ?? params.nominalPressure;
   const inWindow = (v: number, [lo, hi]: [number, number]) => (2 * (v - lo)) / (hi - lo) - 1;
-  const rateGood = (params.rateMax * Math.tanh(speed / params.rateScale)) / 60; // pieces/s, before scrap
+  const rateGood = outputRate(params, speed) / 60; // pieces/s, before scrap
   const g = state.goal;
   const pace =
     g === undefined || g.remainingH <= 0
       ? -1
       : g.remainingGood / (g.remainingH * 3600) / Math.max(rateGood, 1e-6) - 1;
-  const power =
-    params.powerBase +
-    params.powerSpeed * speed +
-    params.powerSpeed2 * speed ** 2 +
-    params.powerHeat * Math.max(0, temp - 25);
+  const power = powerDraw(params, speed, temp);
   out[offset] = speed / params.nominalSpeed - 1;
   out[offset + 1] = inWindow(temp, params.tempWindow);
   out[offset + 2] = inWindow(pressure, params.pressureWindow);

@@ -97,6 +97,21 @@ export type Signal = (typeof SIGNALS)[number];
 export const SETPOINTS = ["speed_setpoint", "temperature_setpoint", "pressure_setpoint"] as const;
 export type Setpoint = (typeof SETPOINTS)[number];
 
+/** Output in pieces/min at a speed, before scrap: it saturates. */
+export function outputRate(p: TwinParams, speed: number): number {
+  return p.rateMax * Math.tanh(Math.max(0, speed) / p.rateScale);
+}
+
+/** Power in kW at a speed and process temperature: drives, friction, and heating above ambient. */
+export function powerDraw(p: TwinParams, speed: number, temperature: number, ambientC = 25): number {
+  return (
+    p.powerBase +
+    p.powerSpeed * speed +
+    p.powerSpeed2 * speed ** 2 +
+    p.powerHeat * Math.max(0, temperature - ambientC)
+  );
+}
+
 export const STATE = { stopped: 0, running: 1, fault: 3 } as const;
 
 export interface MachineOptions {
@@ -163,7 +178,7 @@ export class MachineTwin {
 
   /** Output in pieces/min at a given speed (before scrap). */
   rate(speed: number): number {
-    return this.params.rateMax * Math.tanh(Math.max(0, speed) / this.params.rateScale);
+    return outputRate(this.params, speed);
   }
 
   scrapFraction(speed: number, temperature: number, pressure: number, wear: number): number {
@@ -179,13 +194,7 @@ export class MachineTwin {
   }
 
   powerKw(speed: number, temperature: number): number {
-    const p = this.params;
-    return (
-      p.powerBase +
-      p.powerSpeed * speed +
-      p.powerSpeed2 * speed ** 2 +
-      p.powerHeat * Math.max(0, temperature - this.#ambient)
-    );
+    return powerDraw(this.params, speed, temperature, this.#ambient);
   }
 
   /** Wear per hour at these conditions. */
