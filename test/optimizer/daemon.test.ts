@@ -125,8 +125,8 @@ test("assisted mode on a live line: a suggestion waits, `linepilot approve` writ
   const trail = audit(store).map((a) => `${a.kind}:${a.decision}:${a.actor}`);
   const i = trail.indexOf("suggestion:suggested:optimizer:search");
   const j = trail.indexOf("suggestion:approved:anna");
-  const k = trail.findIndex((x) => x === "setpoint_write:write:anna");
-  const w = trail.findIndex((x) => x === "setpoint_write:written:anna");
+  const k = trail.indexOf("setpoint_write:write:anna");
+  const w = trail.indexOf("setpoint_write:written:anna");
   assert.ok(i >= 0 && i < j && j < k && k < w, `audited in order: ${trail.join(", ")}`);
   assert.ok(trail.includes("suggestion:written:anna"));
 
