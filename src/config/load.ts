@@ -4,7 +4,7 @@
  * once with file:line:col, the key path, what was expected and what was found.
  */
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
@@ -117,6 +117,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       config.optimizer.model === undefined
         ? fileURLToPath(new URL("../../models/production_optimizer.onnx", import.meta.url))
         : resolve(base, config.optimizer.model);
+  if (config.registry !== undefined) {
+    const r = config.registry;
+    r.dir = resolve(base, r.dir ?? join(dirname(config.store.path), "models"));
+    if (r.key.source === "file") r.key.path = resolve(base, r.key.path);
+    if (r.key.source === "vault" && r.key.caFile !== undefined) r.key.caFile = resolve(base, r.key.caFile);
+  }
   const tls = config.sync?.tls;
   if (tls !== undefined) {
     tls.ca = isAbsolute(tls.ca) ? tls.ca : resolve(base, tls.ca);

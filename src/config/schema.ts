@@ -3,6 +3,7 @@
  * types (`LineConfig` below), its defaults, each key's documentation (`.describe`) and its
  * error messages. `linepilot config check` and the daemon both validate with it.
  */
+import { Cron } from "croner";
 import { z } from "zod";
 import { SIGNALS } from "../twin/machine.js";
 
@@ -31,6 +32,16 @@ const secretRef = z
   .describe("A secret reference: ${env:NAME}, ${file:/absolute/path} or ${credential:NAME}");
 
 const durationMs = (min: number, max: number) => z.int().min(min).max(max);
+
+/** Why a cron expression is not one croner accepts, or undefined when it is. */
+export function cronProblem(expression: string): string | undefined {
+  try {
+    new Cron(expression, { paused: true }).stop();
+    return undefined;
+  } catch (error) {
+    return `not a cron expression ('${expression}': ${(error as Error).message}); e.g. "0 3 * * 0" is Sundays at 03:00`;
+  }
+}
 
 const lineIdentity = z
   .strictObject({
@@ -513,6 +524,101 @@ const optimizer = z
     "Production optimizer: setpoint suggestions or bounded autonomous writes, always through the safety envelope",
   );
 
+// ---- Model registry and continuous learning (SPEC.md sections 3, 8, 9) ----
+
+const modelKey = z
+  .discriminatedUnion("source", [
+    z.strictObject({
+      source: z.literal("vault"),
+      address: z.url().describe("Vault's address, e.g. https://vault.plant.local:8200"),
+      token: secretRef.optional().describe("A Vault token (token auth)"),
+      approle: z
+        .strictObject({ roleId: secretRef, secretId: secretRef })
+        .optional()
+        .describe("AppRole auth: the role id and secret id (e.g. systemd credentials)"),
+      mount: z.string().min(1).default("secret").describe("The KV version 2 secrets engine's mount"),
+      path: z.string().min(1).describe("The secret's path in that mount, e.g. linepilot/line-a/model-key"),
+      field: z.string().min(1).default("key").describe("The secret's field holding the key"),
+      caFile: z.string().min(1).optional().describe("CA certificate (PEM) for Vault's TLS"),
+      timeoutMs: durationMs(100, 60_000).default(5_000),
+    }),
+    z.strictObject({
+      source: z.literal("credential"),
+      name: z
+        .string()
+        .min(1)
+        .default("linepilot-model-key")
+        .describe(
+          "The systemd credential (LoadCredential=) holding the key, read from $CREDENTIALS_DIRECTORY",
+        ),
+    }),
+    z.strictObject({
+      source: z.literal("file"),
+      path: z.string().min(1).describe("A key file readable by its owner only (mode 0600 or stricter)"),
+      create: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Create a random key (mode 0600) when the file does not exist; for demos and single-box installs",
+        ),
+    }),
+  ])
+  .describe("Where the 32-byte model key (64 hex digits or base64) comes from");
+
+const registry = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Where encrypted model files are kept (default: <store folder>/models)"),
+    key: modelKey,
+  })
+  .refine((r) => r.key.source !== "vault" || (r.key.token === undefined) !== (r.key.approle === undefined), {
+    error: "Vault needs exactly one of token or approle",
+    path: ["key"],
+  })
+  .describe("The model registry: encrypted model files, one active model per name, fallback, rollback");
+
+const learning = z
+  .strictObject({
+    schedule: z
+      .string()
+      .min(1)
+      .default("0 3 * * 0")
+      .refine((s) => cronProblem(s) === undefined, { error: (i) => cronProblem(String(i.input)) ?? "" })
+      .describe("When the learning job runs, cron syntax (default: Sundays at 03:00, local time)"),
+    holdoutFraction: z
+      .number()
+      .min(0.1)
+      .max(0.5)
+      .default(0.25)
+      .describe("The most recent share of the history kept out of training to compare the models on"),
+    minAucGain: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.01)
+      .describe("A candidate is promoted only if its holdout AUC beats the active model's by this much"),
+    minNewFailures: z
+      .int()
+      .min(0)
+      .default(1)
+      .describe("A run needs at least this many failures or completed maintenance since the last run"),
+    historyDays: z.int().min(7).max(3_650).default(180).describe("How far back the training data reaches"),
+    horizonH: z.number().min(1).max(336).default(48),
+    strideMin: z.int().min(1).max(240).default(30),
+    forest: z
+      .strictObject({
+        trees: z.int().min(5).max(500).default(60),
+        maxDepth: z.int().min(2).max(20).default(8),
+        minSamplesLeaf: z.int().min(1).max(1_000).default(5),
+        seed: z.int().default(7),
+      })
+      .default({ trees: 60, maxDepth: 8, minSamplesLeaf: 5, seed: 7 }),
+  })
+  .describe("Continuous learning: retrain the predictive-maintenance model on the line's own history");
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 const api = z
@@ -551,6 +657,8 @@ export const lineConfigSchema = z
     sync: sync.optional(),
     maintenance: maintenance.optional(),
     optimizer: optimizer.optional(),
+    registry: registry.optional(),
+    learning: learning.optional(),
     safety: safety.default({
       maxChangePercent: 15,
       autonomousStepPercent: 10,
@@ -569,6 +677,9 @@ type RawConfig = {
   machines?: unknown;
   connections?: unknown;
   tags?: unknown;
+  maintenance?: unknown;
+  registry?: unknown;
+  learning?: unknown;
 };
 type Issue = { code: "custom"; path: (string | number)[]; message: string };
 
@@ -590,6 +701,11 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
   };
   const machineList = list(cfg.machines);
   const connectionList = list(cfg.connections);
+  if (cfg.learning !== undefined && (cfg.registry === undefined || cfg.maintenance === undefined))
+    issue(
+      ["learning"],
+      "continuous learning needs a registry: section (with its key) and a maintenance: section",
+    );
   unique(machineList, "machines");
   unique(connectionList, "connections");
   connectionList.forEach((c, i) => {
@@ -676,3 +792,6 @@ export type ModbusAddress = z.output<typeof modbusAddress>;
 export type ModbusDataType = (typeof MODBUS_DATA_TYPES)[number];
 export type StoreConfig = LineConfig["store"];
 export type ApiConfig = LineConfig["api"];
+export type RegistryConfig = NonNullable<LineConfig["registry"]>;
+export type ModelKeyConfig = RegistryConfig["key"];
+export type LearningConfig = NonNullable<LineConfig["learning"]>;

@@ -15,7 +15,10 @@ import { readModelInfo } from "./onnxModel.js";
 
 export interface ModelSpec {
   name: string;
+  /** Where the model came from (a file, or a registry entry); read unless `bytes` are given. */
   path: string;
+  /** The model itself, already read (and decrypted) by the registry. */
+  bytes?: Uint8Array;
   /** The feature names the caller will feed, in order. */
   features: readonly string[];
   sha256?: string;
@@ -40,7 +43,7 @@ const WORKER = new URL(`./modelWorker${extname(fileURLToPath(import.meta.url))}`
 export function loadModelFile(spec: ModelSpec): { bytes: Uint8Array; sha256: string; baseValue?: number } {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(spec.path);
+    bytes = spec.bytes ?? readFileSync(spec.path);
   } catch (error) {
     throw new LinepilotError(
       "LP_ERR_MODEL",
@@ -87,7 +90,7 @@ export function loadModelFile(spec: ModelSpec): { bytes: Uint8Array; sha256: str
 export class ModelRunner {
   readonly spec: ModelSpec;
   readonly sha256: string;
-  readonly #bytes: Uint8Array;
+  readonly bytes: Uint8Array;
   #worker: Worker | undefined;
   #ready: Promise<void> | undefined;
   #next = 1;
@@ -104,13 +107,13 @@ export class ModelRunner {
   constructor(spec: ModelSpec) {
     this.spec = spec;
     const loaded = loadModelFile(spec);
-    this.#bytes = loaded.bytes;
+    this.bytes = loaded.bytes;
     this.sha256 = loaded.sha256;
   }
 
   start(): Promise<void> {
     const worker = startWorker(WORKER, {
-      workerData: { bytes: this.#bytes, features: this.spec.features.length },
+      workerData: { bytes: this.bytes, features: this.spec.features.length },
     });
     worker.unref();
     this.#worker = worker;

@@ -29,6 +29,8 @@ export interface DatasetOptions {
   strideMin: number;
   window?: WindowSettings;
   roles?: ReadonlyMap<string, Signal>;
+  /** Only windows from this time on (continuous learning's history limit). */
+  fromTs?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -59,7 +61,7 @@ export function buildDataset(db: Db, o: DatasetOptions): Dataset {
   const samples: Sample[] = [];
   let incomplete = 0;
   const strideMs = o.strideMin * 60_000;
-  const first = range.a + 6 * 3_600_000; // the longest feature looks back 6 h
+  const first = Math.max(range.a, o.fromTs ?? range.a) + 6 * 3_600_000; // the longest feature looks back 6 h
   const machines = source.machines.filter((m) => source.has(m, "vibration_rms"));
   const total = machines.length * Math.max(0, Math.floor((range.b - first) / strideMs));
   let done = 0;

@@ -7,7 +7,6 @@
  * component degraded and the rest of the daemon running.
  */
 
-import { readFileSync } from "node:fs";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, MaintenanceConfig } from "../config/schema.js";
@@ -15,6 +14,7 @@ import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
 import { onnxToForest } from "../inference/onnxModel.js";
 import { extractFeatures, PM_FEATURES, StoreSeries } from "../preprocess/features.js";
+import type { ModelRegistry } from "../registry/registry.js";
 import { changeAlert, openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 import type { Signal } from "../twin/machine.js";
@@ -58,6 +58,19 @@ export interface PredictorDeps {
   store: Store;
   log: Logger;
   line: LineConfig;
+  /** Where the model comes from when there is a registry (encrypted, promotable); else cfg.model. */
+  registry?: ModelRegistry;
+}
+
+/** The registry's name for the predictive-maintenance model. */
+export const PM_MODEL_NAME = "predictive_maintenance";
+
+/** A model ready to score: its worker, the forest's base value (for TreeSHAP), its registry id. */
+interface LoadedModel {
+  runner: ModelRunner;
+  base: number;
+  modelId: number | null;
+  source: string;
 }
 
 export class Predictor implements Component {
@@ -67,13 +80,15 @@ export class Predictor implements Component {
   readonly #log: Logger;
   readonly #trackers = new Map<number, AlertTracker>();
   readonly #roles: Map<string, Signal>;
-  #runner: ModelRunner | undefined;
-  #base = 0;
+  #model: LoadedModel | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   #firstTs = Date.now();
   #source: StoreSeries | undefined;
   loadError: string | null = null;
+  /** Why the active registry model was refused at start, when the fallback runs instead. */
+  fallbackReason: string | null = null;
+  modelSwaps = 0;
   ticks = 0;
   skippedTicks = 0;
   incompleteWindows = 0;
@@ -88,24 +103,37 @@ export class Predictor implements Component {
   }
 
   async start(): Promise<void> {
+    const registry = this.#deps.registry;
     try {
-      this.#runner = new ModelRunner({
-        name: "predictive_maintenance",
-        path: this.#cfg.model,
-        features: PM_FEATURES,
-        kind: "forest",
-        timeoutMs: this.#cfg.timeoutMs,
-        ...(this.#cfg.modelSha256 !== undefined ? { sha256: this.#cfg.modelSha256 } : {}),
-      });
-      this.#base = baseValue(onnxToForest(readFileSync(this.#cfg.model)).forest);
-      await this.#runner.start();
+      if (registry === undefined) this.#model = await this.#prepare(undefined, this.#cfg.model, null);
+      else {
+        registry.bootstrap(PM_MODEL_NAME, this.#cfg.model, "random_forest");
+        const loaded = registry.loadActive(PM_MODEL_NAME)!;
+        this.fallbackReason = loaded.refused ?? null;
+        this.#model = await this.#prepare(loaded.bytes, loaded.entry.path, loaded.entry.id);
+      }
     } catch (error) {
       // Not a crash loop: the daemon keeps ingesting; status shows why there are no predictions.
       this.loadError = errorMessage(error);
-      this.#runner = undefined;
+      this.#model = undefined;
       this.#log.error({ err: this.loadError }, "predictive maintenance disabled: the model cannot be used");
-      return;
     }
+    // A promotion or rollback: the new model is started beside the old one and swapped in between
+    // ticks (a tick in progress finishes on the model it started with); no tick is lost.
+    registry?.setActivator(PM_MODEL_NAME, async (bytes, entry) => {
+      const next = await this.#prepare(bytes, entry.path, entry.id);
+      return {
+        commit: () => {
+          const old = this.#model;
+          this.#model = next;
+          this.loadError = null;
+          this.fallbackReason = null;
+          this.modelSwaps++;
+          void old?.runner.stop(); // waits for a run in progress (the tick that started on it)
+        },
+        abort: () => next.runner.stop(),
+      };
+    });
     const open = this.#deps.store.db
       .prepare(
         "SELECT machine_id AS machine, opened_at AS at, details FROM alerts WHERE kind = 'predicted_failure' AND state != 'cleared'",
@@ -122,7 +150,33 @@ export class Predictor implements Component {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#runner?.stop();
+    await this.#model?.runner.stop();
+  }
+
+  async #prepare(
+    bytes: Uint8Array | undefined,
+    source: string,
+    modelId: number | null,
+  ): Promise<LoadedModel> {
+    const runner = new ModelRunner({
+      name: PM_MODEL_NAME,
+      path: source,
+      features: PM_FEATURES,
+      kind: "forest",
+      timeoutMs: this.#cfg.timeoutMs,
+      ...(bytes !== undefined ? { bytes } : {}),
+      ...(this.#cfg.modelSha256 !== undefined && bytes === undefined
+        ? { sha256: this.#cfg.modelSha256 }
+        : {}),
+    });
+    const base = baseValue(onnxToForest(runner.bytes).forest);
+    await runner.start();
+    return { runner, base, modelId, source };
+  }
+
+  /** The registry id of the model in use (null when it comes from the config's file). */
+  get modelId(): number | null {
+    return this.#model?.modelId ?? null;
   }
 
   #tracker(machine: number): AlertTracker {
@@ -136,8 +190,8 @@ export class Predictor implements Component {
 
   /** Scores every machine at `now` (the timer's tick; tests pass a time inside a history). */
   async tick(now = Date.now()): Promise<RiskAssessment[]> {
-    const runner = this.#runner;
-    if (runner === undefined) return [];
+    const model = this.#model;
+    if (model === undefined) return [];
     if (this.#ticking) {
       this.skippedTicks++;
       return [];
@@ -174,9 +228,10 @@ export class Predictor implements Component {
       const width = PM_FEATURES.length;
       const input = new Float32Array(vectors.length * width);
       for (let i = 0; i < vectors.length; i++) input.set(vectors[i]!.values, i * width);
-      const scored = await runner.run(input, vectors.length);
+      const scored = await model.runner.run(input, vectors.length);
       const results = vectors.map((v, i) =>
         this.#assess(
+          model,
           source,
           v.machine,
           now,
@@ -199,6 +254,7 @@ export class Predictor implements Component {
   }
 
   #assess(
+    model: LoadedModel,
     source: StoreSeries,
     machine: number,
     now: number,
@@ -211,9 +267,9 @@ export class Predictor implements Component {
     if (contributions !== undefined) {
       const sum = contributions.reduce((a, b) => a + b, 0);
       // Additivity: base value + contributions must be the model's own output.
-      if (Math.abs(this.#base + sum - p) > 1e-4)
+      if (Math.abs(model.base + sum - p) > 1e-4)
         this.#log.warn(
-          { machine, p, base: this.#base, sum },
+          { machine, p, base: model.base, sum },
           "TreeSHAP contributions do not add up to the prediction",
         );
       const order = [...contributions.keys()].sort((a, b) => contributions[b]! - contributions[a]!);
@@ -272,22 +328,23 @@ export class Predictor implements Component {
       window_complete: v.complete,
       outliers_corrected: v.outliers,
     };
-    this.#record(assessment, now, ruleHigh);
+    this.#record(assessment, now, ruleHigh, model.modelId);
     this.latest.set(machine, assessment);
     return assessment;
   }
 
   /** The prediction, and any alert change, with their outbox messages and audit records: one transaction. */
-  #record(a: RiskAssessment, now: number, ruleHigh: boolean): void {
+  #record(a: RiskAssessment, now: number, ruleHigh: boolean, modelId: number | null): void {
     const store = this.#deps.store;
     const db = store.db;
     const tracker = this.#tracker(a.machine_id);
     db.transaction(() => {
       db.prepare(
-        "INSERT INTO predictions (machine_id, ts, model_id, risk_level, failure_probability, confidence, recommended_action, reasons) VALUES (?, ?, NULL, ?, ?, ?, ?, ?)",
+        "INSERT INTO predictions (machine_id, ts, model_id, risk_level, failure_probability, confidence, recommended_action, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ).run(
         a.machine_id,
         now,
+        modelId,
         a.risk_level,
         a.failure_probability,
         a.confidence,
@@ -343,16 +400,24 @@ export class Predictor implements Component {
 
   health(): ComponentHealth {
     return {
-      state: this.loadError !== null ? "degraded" : this.#runner === undefined ? "stopped" : "ok",
+      state:
+        this.loadError !== null || this.fallbackReason !== null
+          ? "degraded"
+          : this.#model === undefined
+            ? "stopped"
+            : "ok",
       details: {
-        model: this.#cfg.model,
+        model: this.#model?.source ?? this.#cfg.model,
+        modelId: this.#model?.modelId ?? null,
         loadError: this.loadError,
+        fallbackReason: this.fallbackReason,
+        modelSwaps: this.modelSwaps,
         ticks: this.ticks,
         skippedTicks: this.skippedTicks,
         incompleteWindows: this.incompleteWindows,
         lastTickMs: Number(this.lastTickMs.toFixed(1)),
         openAlerts: [...this.#trackers.values()].filter((t) => t.open).length,
-        ...(this.#runner !== undefined ? { runner: this.#runner.health() } : {}),
+        ...(this.#model !== undefined ? { runner: this.#model.runner.health() } : {}),
       },
     };
   }

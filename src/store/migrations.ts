@@ -200,6 +200,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: "continuous-learning runs",
+    sql: `
+      -- One row per learning run; a run still 'running' when the daemon starts was interrupted.
+      CREATE TABLE learning_runs (
+        id INTEGER PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        state TEXT NOT NULL CHECK (state IN ('running', 'promoted', 'rejected', 'skipped', 'failed', 'interrupted')),
+        data_to INTEGER,
+        candidate_id INTEGER REFERENCES ai_models(id),
+        active_id INTEGER REFERENCES ai_models(id),
+        reason TEXT NOT NULL DEFAULT '',
+        metrics TEXT NOT NULL DEFAULT '{}'
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -85,6 +85,11 @@ export class Store implements Component {
     this.#log = log;
   }
 
+  /** The SQLite file (workers open their own read-only connection to it). */
+  get path(): string {
+    return this.#options.path;
+  }
+
   get db(): Db {
     if (this.#db === undefined) throw new LinepilotError("LP_ERR_STORE", "the store is not open");
     return this.#db;

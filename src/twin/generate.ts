@@ -52,6 +52,11 @@ export interface GenerateOptions {
   varySetpoints?: boolean;
   /** Machine id -> bearing wear rate factor (an injected fault: a bad bearing batch, poor lubrication). */
   wearFactors?: ReadonlyMap<number, number>;
+  /**
+   * A new failure mode from a point in time on (the drift continuous learning must catch): from
+   * `fromS` simulated seconds, these machines' motor windings degrade by `perHour` per running hour.
+   */
+  windingFault?: { fromS: number; perHour: number; machines: readonly number[] };
   onProgress?: (doneS: number) => void;
 }
 
@@ -91,6 +96,12 @@ export async function generateHistory(o: GenerateOptions): Promise<GenerateSumma
   const nextChange = new Map<number, number>(o.machineIds.map((id) => [id, 0]));
   const steps = Math.floor(o.durationS / o.intervalS);
   for (let step = 1; step <= steps; step++) {
+    if (
+      o.windingFault !== undefined &&
+      step * o.intervalS === Math.ceil(o.windingFault.fromS / o.intervalS) * o.intervalS
+    )
+      for (const id of o.windingFault.machines)
+        twin.machine(id).faults.insulationPerHour = o.windingFault.perHour;
     if (o.varySetpoints !== false) {
       for (const [id, m] of twin.machines) {
         if (step * o.intervalS < nextChange.get(id)!) continue;
@@ -167,7 +178,7 @@ async function storeSink(
           completedAt: ts,
           downtimeMin: downtimeMin ?? 0,
           failure: true,
-          parts: ["bearing"],
+          parts: [message.startsWith("motor winding") ? "motor winding" : "bearing"],
           notes: message,
           source: "twin",
         });

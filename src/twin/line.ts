@@ -28,6 +28,7 @@ export class LineTwin {
   readonly startTs: number;
   readonly #repairHours: number;
   readonly #downSince = new Map<number, number>();
+  readonly #repairing = new Map<number, string>();
   #timeS = 0;
 
   constructor(options: LineTwinOptions) {
@@ -57,17 +58,19 @@ export class LineTwin {
     for (const m of this.machines.values()) {
       if (m.step(dtS) === "failed") {
         this.#downSince.set(m.id, ts);
+        const part = m.failureCause === "winding" ? "motor winding" : "bearing";
+        this.#repairing.set(m.id, part);
         events.push({
           machineId: m.id,
           ts,
           kind: "failure",
-          message: "bearing failure: machine stopped with a fault",
+          message: `${part} failure: machine stopped with a fault`,
         });
         events.push({
           machineId: m.id,
           ts,
           kind: "maintenance_started",
-          message: "corrective maintenance: bearing replacement",
+          message: `corrective maintenance: ${part} replacement`,
         });
       }
       const since = this.#downSince.get(m.id);
@@ -78,7 +81,7 @@ export class LineTwin {
           machineId: m.id,
           ts,
           kind: "maintenance_completed",
-          message: "bearing replaced; machine back in service",
+          message: `${this.#repairing.get(m.id) ?? "bearing"} replaced; machine back in service`,
           downtimeMin: (ts - since) / 60_000,
         });
       }

@@ -127,6 +127,12 @@ export interface MachineOptions {
 export interface Faults {
   /** Multiplies the bearing wear rate (1 = normal). */
   wearRateFactor: number;
+  /**
+   * A second failure mode, off by default: the motor winding's insulation degrades (a clogged
+   * cooling fan, a bad motor batch) by this much per running hour (1.0 = winding failure). It heats
+   * the motor and draws a little more current, but does not change the vibration.
+   */
+  insulationPerHour?: number;
 }
 
 export class MachineTwin {
@@ -155,6 +161,10 @@ export class MachineTwin {
   scrap = 0;
   energyKwh = 0;
   wear = 0;
+  /** Winding insulation damage (0..1), only with the insulationPerHour fault. */
+  insulation = 0;
+  /** What failed last: the bearing or the motor winding. */
+  failureCause: "bearing" | "winding" | undefined;
   state: number = STATE.running;
   alarms = 0;
   /** Fractional pieces carried between steps, so output does not depend on the step size. */
@@ -211,6 +221,7 @@ export class MachineTwin {
   /** Puts the machine back in service with a new bearing (completed maintenance). */
   maintain(): void {
     this.wear = 0;
+    this.insulation = 0;
     this.alarms = 0;
     if (this.state === STATE.fault) this.state = STATE.running;
   }
@@ -240,10 +251,12 @@ export class MachineTwin {
       ? 6 +
         9 * load * (0.6 + (0.4 * this.pressure) / this.params.nominalPressure) +
         2 * this.wear +
+        1.5 * this.insulation +
         noise() * 0.2
       : 0.3;
     this.voltage = 400 + noise() * 2;
-    const motorTarget = this.#ambient + 12 + 1.1 * this.motorCurrent + 25 * this.wear ** 2;
+    const motorTarget =
+      this.#ambient + 12 + 1.1 * this.motorCurrent + 25 * this.wear ** 2 + 40 * this.insulation ** 1.5;
     this.motorTemperature += (motorTarget - this.motorTemperature) * lag(300);
     // RMS of the waveform's components, in closed form (sines: a^2/2; uniform noise: w^2/12), so a
     // step costs no waveform; fillWaveform() draws the block itself when a sensor asks for it.
@@ -268,8 +281,13 @@ export class MachineTwin {
       }
       this.wear += this.wearRate(this.speed, this.pressure) * hours * (0.8 + 0.4 * r());
       this.alarms = this.motorTemperature > 95 ? this.alarms | 1 : this.alarms & ~1;
-      if (this.wear >= 1) {
-        this.wear = 1;
+      // Drawn only when the fault is injected, so runs without it keep their random stream.
+      const insulationPerHour = this.faults.insulationPerHour ?? 0;
+      if (insulationPerHour > 0) this.insulation += insulationPerHour * hours * (0.8 + 0.4 * r());
+      if (this.wear >= 1 || this.insulation >= 1) {
+        this.failureCause = this.wear >= 1 ? "bearing" : "winding";
+        this.wear = Math.min(this.wear, 1);
+        this.insulation = Math.min(this.insulation, 1);
         this.state = STATE.fault;
         return "failed";
       }

@@ -1,0 +1,97 @@
+/**
+ * One continuous-learning decision (SPEC.md section 8): a candidate forest trained on the line's
+ * own labelled history, and both the candidate and the active model scored on the same
+ * time-ordered holdout (the most recent part of the history, never seen by the candidate).
+ */
+import { forestToOnnx, onnxToForest } from "../inference/onnxModel.js";
+import type { AlertSettings } from "../maintenance/alertPolicy.js";
+import { buildDataset } from "../maintenance/dataset.js";
+import { type ForestOptions, trainForest } from "../maintenance/forest.js";
+import { type Evaluation, evaluate, splitByTime } from "../maintenance/train.js";
+import type { Db } from "../store/store.js";
+import type { Signal } from "../twin/machine.js";
+
+export interface CandidateOptions {
+  horizonH: number;
+  strideMin: number;
+  holdoutFraction: number;
+  forest: ForestOptions;
+  alerts: AlertSettings;
+  fromTs?: number;
+  roles?: ReadonlyMap<string, Signal>;
+  name: string;
+  version: string;
+}
+
+export interface CandidateResult {
+  bytes: Uint8Array;
+  candidate: Evaluation;
+  active: Evaluation;
+  training: { from: number; to: number; samples: number; positives: number };
+  holdout: { from: number; to: number };
+}
+
+export function trainCandidate(db: Db, activeModel: Uint8Array, o: CandidateOptions): CandidateResult {
+  const data = buildDataset(db, {
+    horizonH: o.horizonH,
+    strideMin: o.strideMin,
+    ...(o.fromTs !== undefined ? { fromTs: o.fromTs } : {}),
+    ...(o.roles !== undefined ? { roles: o.roles } : {}),
+  });
+  const { train, holdout, cut } = splitByTime(data, o.holdoutFraction);
+  const positives = train.filter((s) => s.y === 1).length;
+  if (train.length < 50 || positives === 0)
+    throw new Error(
+      `not enough labelled history to train on (${train.length} windows before the holdout, ${positives} before a failure)`,
+    );
+  if (!holdout.some((s) => s.y === 1) || !holdout.some((s) => s.y === 0))
+    throw new Error(
+      "the holdout has no failure (or nothing but failures): the models cannot be compared yet",
+    );
+  const forest = trainForest(
+    train.map((s) => s.x),
+    Uint8Array.from(train, (s) => s.y),
+    data.features,
+    o.forest,
+  );
+  const candidate = evaluate(forest, holdout, data.failures, o.alerts);
+  const active = evaluate(onnxToForest(activeModel).forest, holdout, data.failures, o.alerts);
+  const bytes = forestToOnnx(forest, {
+    name: o.name,
+    version: o.version,
+    features: [...data.features],
+    metadata: { horizon_h: String(o.horizonH), window_min: "5", holdout_auc: String(candidate.auc) },
+  });
+  return {
+    bytes,
+    candidate,
+    active,
+    training: { from: data.from, to: cut, samples: train.length, positives },
+    holdout: { from: cut, to: data.to },
+  };
+}
+
+/** The promotion rule: better AUC by the margin, and no worse precision at the alert threshold. */
+export function promotionVerdict(
+  candidate: Evaluation,
+  active: Evaluation,
+  minAucGain: number,
+): { promote: boolean; reason: string } {
+  const f = (v: number) => v.toFixed(3);
+  if (!Number.isFinite(candidate.auc) || !Number.isFinite(active.auc))
+    return { promote: false, reason: "the holdout cannot rank the models (AUC undefined)" };
+  if (candidate.auc < active.auc + minAucGain)
+    return {
+      promote: false,
+      reason: `candidate AUC ${f(candidate.auc)} does not beat the active model's ${f(active.auc)} by ${minAucGain}`,
+    };
+  if (candidate.precision < active.precision)
+    return {
+      promote: false,
+      reason: `candidate precision ${f(candidate.precision)} at the alert threshold is below the active model's ${f(active.precision)}`,
+    };
+  return {
+    promote: true,
+    reason: `candidate AUC ${f(candidate.auc)} vs ${f(active.auc)} (margin ${minAucGain}), precision ${f(candidate.precision)} vs ${f(active.precision)}`,
+  };
+}

@@ -1,0 +1,295 @@
+/**
+ * Continuous learning (SPEC.md section 8): on a schedule (cron, weekly by default) and on demand
+ * (`linepilot learn now`), when the store holds new labels (failures, completed maintenance) since
+ * the last run, a candidate is trained in a low-priority worker and compared with the active model
+ * on the same time-ordered holdout. It is promoted only when it is better by the configured AUC
+ * margin and no worse in precision at the alert threshold; otherwise it is kept as rejected, with
+ * its metrics. Every run is recorded (learning_runs) and audited with both models' metrics.
+ *
+ * Restart safety: a run is a row first ('running'); the candidate's file and row are written by the
+ * registry atomically; a run found 'running' at start was interrupted, and a candidate it left
+ * without a decision is marked rejected. Nothing is ever half registered.
+ */
+import { Cron } from "croner";
+import { errorMessage, LinepilotError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { LearningConfig, LineConfig } from "../config/schema.js";
+import type { Component, ComponentHealth } from "../daemon/component.js";
+import { DEFAULT_ALERTS } from "../maintenance/alertPolicy.js";
+import { PM_MODEL_NAME } from "../maintenance/predictor.js";
+import type { Evaluation } from "../maintenance/train.js";
+import type { ModelRegistry } from "../registry/registry.js";
+import type { Store } from "../store/store.js";
+import { rolesOf } from "../twin/whatIf.js";
+import { promotionVerdict } from "./candidate.js";
+import { type TrainingHandle, trainInWorker } from "./learningWorker.js";
+
+export type RunState = "running" | "promoted" | "rejected" | "skipped" | "failed" | "interrupted";
+
+export interface LearningRun {
+  id: number;
+  modelName: string;
+  trigger: string;
+  startedAt: number;
+  finishedAt: number | null;
+  state: RunState;
+  dataTo: number | null;
+  candidateId: number | null;
+  activeId: number | null;
+  reason: string;
+  metrics: { candidate?: Evaluation; active?: Evaluation; newLabels?: number; [key: string]: unknown };
+}
+
+export interface LearnerDeps {
+  store: Store;
+  registry: ModelRegistry;
+  log: Logger;
+  line: LineConfig;
+  /** The clock of the data (tests run on a generated history); default: the wall clock. */
+  now?: () => number;
+}
+
+export class Learner implements Component {
+  readonly name = "learning";
+  readonly #cfg: LearningConfig;
+  readonly #deps: LearnerDeps;
+  readonly #log: Logger;
+  #job: Cron | undefined;
+  #running: Promise<LearningRun> | undefined;
+  #training: TrainingHandle | undefined;
+  #stopping = false;
+  runs = 0;
+  lastRun: LearningRun | undefined;
+
+  constructor(cfg: LearningConfig, deps: LearnerDeps) {
+    this.#cfg = cfg;
+    this.#deps = deps;
+    this.#log = deps.log.child({ component: "learning" });
+  }
+
+  async start(): Promise<void> {
+    const db = this.#deps.store.db;
+    const interrupted = db
+      .prepare("SELECT id, candidate_id AS candidate FROM learning_runs WHERE state = 'running'")
+      .all() as { id: number; candidate: number | null }[];
+    for (const run of interrupted) {
+      db.transaction(() => {
+        db.prepare(
+          "UPDATE learning_runs SET state = 'interrupted', finished_at = ?, reason = 'interrupted by a restart' WHERE id = ?",
+        ).run(Date.now(), run.id);
+        if (run.candidate !== null)
+          db.prepare("UPDATE ai_models SET status = 'rejected' WHERE id = ? AND status = 'candidate'").run(
+            run.candidate,
+          );
+        this.#deps.store.recordDecision({
+          kind: "learning_run",
+          actor: "linepilot",
+          decision: "interrupted",
+          reason: "the daemon stopped or crashed during the run; nothing was promoted",
+          details: { runId: run.id, candidateId: run.candidate },
+        });
+      })();
+      this.#log.warn({ run: run.id }, "a learning run was interrupted by a restart; nothing was promoted");
+    }
+    this.#job = new Cron(this.#cfg.schedule, { protect: true }, () => {
+      void this.runNow("schedule").catch(() => {});
+    });
+    this.lastRun = this.runsList(1)[0];
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#job?.stop();
+    await this.#training?.cancel();
+    await this.#running?.catch(() => {});
+  }
+
+  get nextRunAt(): Date | null {
+    return this.#job?.nextRun() ?? null;
+  }
+
+  runsList(limit = 20): LearningRun[] {
+    const rows = this.#deps.store.db
+      .prepare("SELECT * FROM learning_runs ORDER BY id DESC LIMIT ?")
+      .all(limit) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      modelName: r.model_name as string,
+      trigger: r.trigger as string,
+      startedAt: r.started_at as number,
+      finishedAt: r.finished_at as number | null,
+      state: r.state as RunState,
+      dataTo: r.data_to as number | null,
+      candidateId: r.candidate_id as number | null,
+      activeId: r.active_id as number | null,
+      reason: r.reason as string,
+      metrics: JSON.parse(r.metrics as string) as LearningRun["metrics"],
+    }));
+  }
+
+  /** One learning run now; `trigger` says who asked (schedule, or a person). One run at a time. */
+  runNow(trigger: string, options: { force?: boolean } = {}): Promise<LearningRun> {
+    if (this.#running !== undefined)
+      throw new LinepilotError("LP_ERR_USAGE", "a learning run is already in progress");
+    if (this.#stopping) throw new LinepilotError("LP_ERR_USAGE", "linepilot is stopping");
+    this.#running = this.#run(trigger, options.force === true).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  async #run(trigger: string, force: boolean): Promise<LearningRun> {
+    const { store, registry } = this.#deps;
+    const db = store.db;
+    const now = this.#deps.now?.() ?? Date.now();
+    const active = registry.withStatus(PM_MODEL_NAME, "active");
+    const runId = Number(
+      db
+        .prepare(
+          "INSERT INTO learning_runs (model_name, trigger, started_at, state, active_id) VALUES (?, ?, ?, 'running', ?)",
+        )
+        .run(PM_MODEL_NAME, trigger, Date.now(), active?.id ?? null).lastInsertRowid,
+    );
+    this.runs++;
+    const finish = (
+      state: RunState,
+      reason: string,
+      metrics: LearningRun["metrics"],
+      candidateId?: number,
+    ) => {
+      db.transaction(() => {
+        db.prepare(
+          "UPDATE learning_runs SET state = ?, finished_at = ?, reason = ?, metrics = ?, data_to = ?, candidate_id = coalesce(?, candidate_id) WHERE id = ?",
+        ).run(state, Date.now(), reason, JSON.stringify(metrics), now, candidateId ?? null, runId);
+        store.recordDecision({
+          kind: "learning_run",
+          actor: trigger,
+          ...(candidateId !== undefined ? { modelId: candidateId } : {}),
+          decision: state,
+          reason,
+          details: {
+            runId,
+            trigger,
+            activeId: active?.id ?? null,
+            candidateId: candidateId ?? null,
+            ...metrics,
+          },
+        });
+      })();
+      this.lastRun = this.runsList(1)[0];
+      this.#log.info({ run: runId, state, reason }, "learning run finished");
+      return this.lastRun!;
+    };
+    try {
+      if (active === undefined) return finish("skipped", "no active model to compare a candidate with", {});
+      // New information since the last run that got as far as a decision.
+      const since =
+        (
+          db
+            .prepare(
+              "SELECT max(data_to) AS t FROM learning_runs WHERE state IN ('promoted', 'rejected') AND model_name = ?",
+            )
+            .get(PM_MODEL_NAME) as { t: number | null }
+        ).t ?? Number.NEGATIVE_INFINITY;
+      const newLabels =
+        (
+          db
+            .prepare("SELECT count(*) AS n FROM machine_events WHERE kind = 'fault' AND ts > ?")
+            .get(since) as { n: number }
+        ).n +
+        (
+          db.prepare("SELECT count(*) AS n FROM maintenance_records WHERE completed_at > ?").get(since) as {
+            n: number;
+          }
+        ).n;
+      if (!force && newLabels < this.#cfg.minNewFailures)
+        return finish(
+          "skipped",
+          `no new information: ${newLabels} failures or completed maintenance since the last run (at least ${this.#cfg.minNewFailures} needed)`,
+          { newLabels },
+        );
+      const activeBytes = registry.load(active);
+      const version = `${new Date(now).toISOString().slice(0, 10)}-run${runId}`;
+      this.#training = trainInWorker(store.path, activeBytes, {
+        horizonH: this.#cfg.horizonH,
+        strideMin: this.#cfg.strideMin,
+        holdoutFraction: this.#cfg.holdoutFraction,
+        forest: this.#cfg.forest,
+        alerts: this.#deps.line.maintenance?.alerts ?? DEFAULT_ALERTS,
+        fromTs: now - this.#cfg.historyDays * 86_400_000,
+        roles: rolesOf(this.#deps.line),
+        name: PM_MODEL_NAME,
+        version,
+      });
+      let result: Awaited<TrainingHandle["result"]>;
+      try {
+        result = await this.#training.result;
+      } finally {
+        this.#training = undefined;
+      }
+      if (this.#stopping) throw new Error("stopped");
+      const verdict = promotionVerdict(result.candidate, result.active, this.#cfg.minAucGain);
+      const metrics = {
+        newLabels,
+        candidate: result.candidate,
+        active: result.active,
+        training: result.training,
+        holdout: result.holdout,
+        minAucGain: this.#cfg.minAucGain,
+      };
+      const candidate = registry.add(
+        result.bytes,
+        {
+          name: PM_MODEL_NAME,
+          version,
+          type: "random_forest",
+          metrics: { ...result.candidate, runId, training: result.training, holdout: result.holdout },
+          trainedAt: Date.now(),
+          status: verdict.promote ? "candidate" : "rejected",
+        },
+        `learning:${trigger}`,
+        verdict.reason,
+      );
+      db.prepare("UPDATE learning_runs SET candidate_id = ? WHERE id = ?").run(candidate.id, runId);
+      if (!verdict.promote) return finish("rejected", verdict.reason, metrics, candidate.id);
+      await registry.promote(candidate.id, `learning:${trigger}`, verdict.reason);
+      return finish("promoted", verdict.reason, metrics, candidate.id);
+    } catch (error) {
+      if (this.#stopping) {
+        db.prepare(
+          "UPDATE learning_runs SET state = 'interrupted', finished_at = ?, reason = 'linepilot stopped during the run' WHERE id = ?",
+        ).run(Date.now(), runId);
+        db.prepare(
+          "UPDATE ai_models SET status = 'rejected' WHERE status = 'candidate' AND id = (SELECT candidate_id FROM learning_runs WHERE id = ?)",
+        ).run(runId);
+        throw error;
+      }
+      return finish("failed", errorMessage(error), {});
+    }
+  }
+
+  health(): ComponentHealth {
+    return {
+      state: this.#job === undefined ? "stopped" : this.lastRun?.state === "failed" ? "degraded" : "ok",
+      details: {
+        schedule: this.#cfg.schedule,
+        nextRunAt: this.nextRunAt?.toISOString() ?? null,
+        running: this.running,
+        runs: this.runs,
+        lastRun:
+          this.lastRun === undefined
+            ? null
+            : {
+                id: this.lastRun.id,
+                state: this.lastRun.state,
+                reason: this.lastRun.reason,
+                finishedAt: this.lastRun.finishedAt,
+              },
+      },
+    };
+  }
+}

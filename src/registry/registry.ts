@@ -1,0 +1,488 @@
+/**
+ * The model registry (SPEC.md section 9): the ai_models table, with exactly one active model per
+ * name (a unique partial index in the database), the previous one kept as fallback, and every model
+ * file encrypted at rest (AES-256-GCM) with its sha256 checked at every load.
+ *
+ * A change of the active model is prepared first (the new model is decrypted, checked and started
+ * by whoever runs it), then recorded and audited in one transaction, and only then takes effect.
+ * Files are written to a temporary name, synced and renamed before their row is committed, and on
+ * start a file no row refers to is removed: a crash at any point leaves no half-registered model.
+ */
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { errorMessage, LinepilotError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { RegistryConfig } from "../config/schema.js";
+import type { Component, ComponentHealth } from "../daemon/component.js";
+import { readModelInfo } from "../inference/onnxModel.js";
+import type { Store } from "../store/store.js";
+import { decryptModel, encryptModel, isEncryptedModel } from "./modelCrypto.js";
+import { loadModelKey } from "./modelKey.js";
+
+export type ModelStatus = "candidate" | "active" | "fallback" | "deprecated" | "rejected";
+
+export interface ModelEntry {
+  id: number;
+  name: string;
+  version: string;
+  type: string;
+  path: string;
+  sha256: string;
+  metrics: Record<string, unknown>;
+  trainedAt: number | null;
+  deployedAt: number | null;
+  status: ModelStatus;
+  createdAt: number;
+}
+
+export interface NewModel {
+  name: string;
+  version: string;
+  type: string;
+  metrics?: Record<string, unknown>;
+  trainedAt?: number;
+  status: "candidate" | "rejected";
+}
+
+/**
+ * Prepares `bytes` (a decrypted, checked ONNX model) to run, and returns the step that makes it
+ * the one in use (commit) or drops it (abort). Called before the registry records the change; a
+ * throw cancels the change.
+ */
+export type Activator = (
+  bytes: Buffer,
+  entry: ModelEntry,
+) => Promise<{ commit(): void; abort(): Promise<void> }>;
+
+interface Row {
+  id: number;
+  name: string;
+  version: string;
+  type: string;
+  path: string;
+  sha256: string;
+  metrics: string;
+  trained_at: number | null;
+  deployed_at: number | null;
+  status: ModelStatus;
+  created_at: number;
+}
+
+const FILE = /^(.+)-(\d+)\.lpm$/;
+
+function entryOf(r: Row): ModelEntry {
+  return {
+    id: r.id,
+    name: r.name,
+    version: r.version,
+    type: r.type,
+    path: r.path,
+    sha256: r.sha256,
+    metrics: JSON.parse(r.metrics) as Record<string, unknown>,
+    trainedAt: r.trained_at,
+    deployedAt: r.deployed_at,
+    status: r.status,
+    createdAt: r.created_at,
+  };
+}
+
+export class ModelRegistry implements Component {
+  readonly name = "registry";
+  readonly #cfg: RegistryConfig;
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #activators = new Map<string, Activator>();
+  #key: Buffer | undefined;
+  refusedLoads = 0;
+  lastRefusal: string | null = null;
+
+  constructor(cfg: RegistryConfig, deps: { store: Store; log: Logger; env?: NodeJS.ProcessEnv }) {
+    this.#cfg = cfg;
+    this.#store = deps.store;
+    this.#log = deps.log.child({ component: "registry" });
+    this.#env = deps.env ?? process.env;
+  }
+
+  get dir(): string {
+    return this.#cfg.dir!;
+  }
+
+  async start(): Promise<void> {
+    this.#key = await loadModelKey(this.#cfg.key, this.#env);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    // Leftovers of a crash between writing a file and committing its row.
+    const known = new Set(this.list().map((e) => e.path));
+    for (const file of readdirSync(this.dir)) {
+      const path = join(this.dir, file);
+      if ((file.endsWith(".tmp") || FILE.test(file)) && !known.has(path)) {
+        rmSync(path, { force: true });
+        this.#log.warn(
+          { file: path },
+          "removed a model file no registry entry refers to (interrupted import or training)",
+        );
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#key?.fill(0);
+    this.#key = undefined;
+  }
+
+  health(): ComponentHealth {
+    const active = this.list().filter((e) => e.status === "active");
+    return {
+      state: this.#key === undefined ? "stopped" : this.refusedLoads > 0 ? "degraded" : "ok",
+      details: {
+        dir: this.dir,
+        active: Object.fromEntries(active.map((e) => [e.name, { id: e.id, version: e.version }])),
+        refusedLoads: this.refusedLoads,
+        lastRefusal: this.lastRefusal,
+      },
+    };
+  }
+
+  /** Who runs models of `name` (the predictor): told of every change of the active model. */
+  setActivator(name: string, activator: Activator): void {
+    this.#activators.set(name, activator);
+  }
+
+  list(name?: string): ModelEntry[] {
+    const rows = (
+      name === undefined
+        ? this.#store.db.prepare("SELECT * FROM ai_models ORDER BY id").all()
+        : this.#store.db.prepare("SELECT * FROM ai_models WHERE name = ? ORDER BY id").all(name)
+    ) as Row[];
+    return rows.map(entryOf);
+  }
+
+  get(id: number): ModelEntry {
+    const row = this.#store.db.prepare("SELECT * FROM ai_models WHERE id = ?").get(id) as Row | undefined;
+    if (row === undefined)
+      throw new LinepilotError("LP_ERR_USAGE", `no model with id ${id} (see linepilot models)`);
+    return entryOf(row);
+  }
+
+  withStatus(name: string, status: ModelStatus): ModelEntry | undefined {
+    const row = this.#store.db
+      .prepare(
+        "SELECT * FROM ai_models WHERE name = ? AND status = ? ORDER BY deployed_at DESC, id DESC LIMIT 1",
+      )
+      .get(name, status) as Row | undefined;
+    return row === undefined ? undefined : entryOf(row);
+  }
+
+  #requireKey(): Buffer {
+    if (this.#key === undefined)
+      throw new LinepilotError("LP_ERR_MODEL", "the model registry is not started");
+    return this.#key;
+  }
+
+  /**
+   * The model's ONNX bytes: the file's sha256 against the registry, then AES-GCM authentication,
+   * then the ONNX structure. Any failure is a refusal naming the model and the file.
+   */
+  load(entry: ModelEntry): Buffer {
+    const what = `model #${entry.id} (${entry.name} ${entry.version}) at ${entry.path}`;
+    try {
+      let file: Buffer;
+      try {
+        file = readFileSync(entry.path);
+      } catch (error) {
+        throw new LinepilotError("LP_ERR_MODEL", `${what}: cannot read the file: ${errorMessage(error)}`);
+      }
+      const sha256 = createHash("sha256").update(file).digest("hex");
+      if (sha256 !== entry.sha256)
+        throw new LinepilotError(
+          "LP_ERR_MODEL",
+          `${what}: the file's sha256 is ${sha256}, the registry has ${entry.sha256}: the file was altered or replaced; refused`,
+        );
+      const bytes = decryptModel(file, this.#requireKey(), what);
+      try {
+        readModelInfo(bytes);
+      } catch (error) {
+        throw new LinepilotError("LP_ERR_MODEL", `${what}: not a valid ONNX model (${errorMessage(error)})`);
+      }
+      return bytes;
+    } catch (error) {
+      this.refusedLoads++;
+      this.lastRefusal = errorMessage(error);
+      throw error;
+    }
+  }
+
+  /**
+   * The model of `name` to run at start: the active one, or, when it is refused, the fallback (the
+   * refusal is logged, audited and shown in health). Undefined when the registry has neither.
+   */
+  loadActive(name: string): { entry: ModelEntry; bytes: Buffer; refused?: string } | undefined {
+    const active = this.withStatus(name, "active");
+    if (active === undefined) return undefined;
+    try {
+      return { entry: active, bytes: this.load(active) };
+    } catch (error) {
+      const refused = errorMessage(error);
+      const fallback = this.withStatus(name, "fallback");
+      this.#log.error(
+        { err: refused, fallback: fallback?.id ?? null },
+        "the active model was refused at load",
+      );
+      this.#store.recordDecision({
+        kind: "model_load",
+        actor: "linepilot",
+        modelId: active.id,
+        decision:
+          fallback === undefined ? "refused, no fallback" : `refused, running fallback #${fallback.id}`,
+        reason: refused,
+        details: { name, active: active.id, fallback: fallback?.id ?? null },
+      });
+      if (fallback === undefined) throw error;
+      return { entry: fallback, bytes: this.load(fallback), refused };
+    }
+  }
+
+  /** Encrypts and registers a model; the file is on disk (synced) before its row is committed. */
+  add(bytes: Uint8Array, model: NewModel, actor: string, reason: string): ModelEntry {
+    if (isEncryptedModel(bytes))
+      throw new LinepilotError(
+        "LP_ERR_USAGE",
+        "this file is already an encrypted model file; import the plain .onnx",
+      );
+    try {
+      readModelInfo(bytes);
+    } catch (error) {
+      throw new LinepilotError("LP_ERR_MODEL", `not a valid ONNX model (${errorMessage(error)}): refused`);
+    }
+    const db = this.#store.db;
+    const exists = db
+      .prepare("SELECT id FROM ai_models WHERE name = ? AND version = ?")
+      .get(model.name, model.version) as { id: number } | undefined;
+    if (exists !== undefined)
+      throw new LinepilotError(
+        "LP_ERR_USAGE",
+        `${model.name} ${model.version} is already registered as #${exists.id}`,
+      );
+    const file = encryptModel(bytes, this.#requireKey());
+    const sha256 = createHash("sha256").update(file).digest("hex");
+    const onnxSha256 = createHash("sha256").update(bytes).digest("hex");
+    // The file is named after the row id it will get, so an orphan is recognisable after a crash.
+    const next = (db.prepare("SELECT coalesce(max(id), 0) + 1 AS id FROM ai_models").get() as { id: number })
+      .id;
+    const path = join(this.dir, `${model.name}-${next}.lpm`);
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, file);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const now = Date.now();
+    try {
+      const id = db.transaction(() => {
+        const info = db
+          .prepare(
+            "INSERT INTO ai_models (id, name, version, type, path, sha256, metrics, trained_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          )
+          .run(
+            next,
+            model.name,
+            model.version,
+            model.type,
+            path,
+            sha256,
+            JSON.stringify({ ...model.metrics, onnx_sha256: onnxSha256 }),
+            model.trainedAt ?? null,
+            model.status,
+            now,
+          );
+        const id = Number(info.lastInsertRowid);
+        this.#store.recordDecision({
+          kind: "model_registered",
+          actor,
+          modelId: id,
+          decision: `registered ${model.name} ${model.version} as ${model.status}`,
+          reason,
+          details: {
+            id,
+            name: model.name,
+            version: model.version,
+            status: model.status,
+            metrics: model.metrics ?? {},
+          },
+        });
+        return id;
+      })();
+      return this.get(id);
+    } catch (error) {
+      rmSync(path, { force: true });
+      throw error;
+    }
+  }
+
+  /** Makes `id` the active model of its name; the active one becomes the fallback. */
+  async promote(
+    id: number,
+    actor: string,
+    reason = "",
+  ): Promise<{ active: ModelEntry; fallback?: ModelEntry }> {
+    const entry = this.get(id);
+    if (entry.status === "active") throw new LinepilotError("LP_ERR_USAGE", `model #${id} is already active`);
+    const current = this.withStatus(entry.name, "active");
+    return this.#switch(entry, current, actor, "promote", reason);
+  }
+
+  /** The fallback becomes active again in one step; the rolled-back model is deprecated. */
+  async rollback(
+    name: string,
+    actor: string,
+    reason = "",
+  ): Promise<{ active: ModelEntry; fallback?: ModelEntry }> {
+    const fallback = this.withStatus(name, "fallback");
+    if (fallback === undefined)
+      throw new LinepilotError(
+        "LP_ERR_USAGE",
+        `${name} has no fallback model to roll back to (see linepilot models)`,
+      );
+    return this.#switch(fallback, this.withStatus(name, "active"), actor, "rollback", reason);
+  }
+
+  async #switch(
+    next: ModelEntry,
+    current: ModelEntry | undefined,
+    actor: string,
+    action: "promote" | "rollback",
+    reason: string,
+  ): Promise<{ active: ModelEntry; fallback?: ModelEntry }> {
+    const bytes = this.load(next); // a tampered file is refused here, before anything changes
+    const activator = this.#activators.get(next.name);
+    const prepared = activator === undefined ? undefined : await activator(bytes, next);
+    const now = Date.now();
+    try {
+      this.#record(next, current, actor, action, reason, now);
+    } catch (error) {
+      await prepared?.abort();
+      throw error;
+    }
+    prepared?.commit();
+    this.#log.info(
+      { name: next.name, active: next.id, previous: current?.id ?? null, action, actor },
+      "active model changed",
+    );
+    const active = this.get(next.id);
+    const fallback = this.withStatus(next.name, "fallback");
+    return fallback === undefined ? { active } : { active, fallback };
+  }
+
+  #record(
+    next: ModelEntry,
+    current: ModelEntry | undefined,
+    actor: string,
+    action: "promote" | "rollback",
+    reason: string,
+    now: number,
+  ): void {
+    const db = this.#store.db;
+    db.transaction(() => {
+      const set = db.prepare("UPDATE ai_models SET status = ? WHERE id = ?");
+      if (action === "promote") {
+        db.prepare("UPDATE ai_models SET status = 'deprecated' WHERE name = ? AND status = 'fallback'").run(
+          next.name,
+        );
+        if (current !== undefined) set.run("fallback", current.id);
+      } else {
+        if (current !== undefined) set.run("deprecated", current.id);
+        // The model deployed before the one we return to becomes the fallback, when there is one.
+        const older = db
+          .prepare(
+            "SELECT id FROM ai_models WHERE name = ? AND status = 'deprecated' AND deployed_at IS NOT NULL AND id NOT IN (?, ?) ORDER BY deployed_at DESC LIMIT 1",
+          )
+          .get(next.name, next.id, current?.id ?? -1) as { id: number } | undefined;
+        if (older !== undefined) set.run("fallback", older.id);
+      }
+      db.prepare("UPDATE ai_models SET status = 'active', deployed_at = ? WHERE id = ?").run(now, next.id);
+      this.#store.recordDecision({
+        kind: action === "promote" ? "model_promoted" : "model_rollback",
+        actor,
+        modelId: next.id,
+        decision:
+          action === "promote"
+            ? `${next.name}: #${next.id} (${next.version}) active${current !== undefined ? `, #${current.id} (${current.version}) kept as fallback` : ""}`
+            : `${next.name}: rolled back to #${next.id} (${next.version})${current !== undefined ? `, #${current.id} (${current.version}) deprecated` : ""}`,
+        reason,
+        details: {
+          name: next.name,
+          active: { id: next.id, version: next.version, metrics: next.metrics },
+          previous:
+            current === undefined
+              ? null
+              : { id: current.id, version: current.version, metrics: current.metrics },
+        },
+      });
+    })();
+  }
+
+  /** On a new registry, the shipped (plain) model file becomes the first active model of `name`. */
+  bootstrap(name: string, plainPath: string, type: string): ModelEntry | undefined {
+    if (this.list(name).some((e) => e.status === "active" || e.status === "fallback")) return undefined;
+    const bytes = readFileSync(plainPath);
+    const info = readModelInfo(bytes);
+    const entry = this.add(
+      bytes,
+      {
+        name,
+        version: info.info.version || "shipped",
+        type,
+        metrics: metricsOf(plainPath, info.info.metadata),
+        status: "candidate",
+      },
+      "linepilot",
+      `first start: the configured model ${plainPath}`,
+    );
+    const db = this.#store.db;
+    db.transaction(() => {
+      db.prepare("UPDATE ai_models SET status = 'active', deployed_at = ? WHERE id = ?").run(
+        Date.now(),
+        entry.id,
+      );
+      this.#store.recordDecision({
+        kind: "model_promoted",
+        actor: "linepilot",
+        modelId: entry.id,
+        decision: `${name}: #${entry.id} (${entry.version}) active`,
+        reason: `first start: the configured model ${plainPath}`,
+        details: { name, active: { id: entry.id, version: entry.version }, previous: null },
+      });
+    })();
+    return this.get(entry.id);
+  }
+}
+
+/** A shipped model's holdout figures: from its card beside it, else from the model's metadata. */
+function metricsOf(plainPath: string, metadata: Record<string, string>): Record<string, unknown> {
+  try {
+    const card = JSON.parse(readFileSync(plainPath.replace(/\.onnx$/, ".card.json"), "utf8")) as {
+      holdout?: { auc?: number; precision?: number; recall?: number; threshold?: number };
+    };
+    if (card.holdout !== undefined) {
+      const { auc, precision, recall, threshold } = card.holdout;
+      return { auc, precision, recall, threshold, source: "model card" };
+    }
+  } catch {
+    // no card: a model trained elsewhere
+  }
+  return metadata.holdout_auc !== undefined ? { auc: Number(metadata.holdout_auc) } : {};
+}
