@@ -5,6 +5,7 @@
  */
 
 import { maintenanceRoutes } from "../api/maintenanceRoutes.js";
+import { modelRoutes } from "../api/modelRoutes.js";
 import { optimizerRoutes } from "../api/optimizerRoutes.js";
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
 import { simulateRoute } from "../api/simulateRoute.js";
@@ -17,11 +18,13 @@ import type { Connector } from "../connectors/connector.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
+import { Learner } from "../learning/learner.js";
 import { Predictor } from "../maintenance/predictor.js";
 import { liveStateReader } from "../optimizer/liveState.js";
 import { Optimizer, tunedTags } from "../optimizer/optimizer.js";
 import { SafetyEnvelope } from "../optimizer/safetyEnvelope.js";
 import { SafetyMonitor } from "../optimizer/safetyMonitor.js";
+import { ModelRegistry } from "../registry/registry.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -47,6 +50,8 @@ export class Daemon {
   api: ApiServer | undefined;
   sync: PlantSync | undefined;
   maintenance: Predictor | undefined;
+  registry: ModelRegistry | undefined;
+  learner: Learner | undefined;
   envelope: SafetyEnvelope | undefined;
   optimizer: Optimizer | undefined;
   connectors: Connector[] = [];
@@ -136,9 +141,22 @@ export class Daemon {
           }),
         );
       }
+      if (cfg.registry !== undefined)
+        this.registry = await this.#startComponent(
+          new ModelRegistry(cfg.registry, { store, log: this.#log }),
+        );
       if (cfg.maintenance !== undefined)
         this.maintenance = await this.#startComponent(
-          new Predictor(cfg.maintenance, { store, log: this.#log, line: cfg }),
+          new Predictor(cfg.maintenance, {
+            store,
+            log: this.#log,
+            line: cfg,
+            ...(this.registry !== undefined ? { registry: this.registry } : {}),
+          }),
+        );
+      if (cfg.learning !== undefined && this.registry !== undefined)
+        this.learner = await this.#startComponent(
+          new Learner(cfg.learning, { store, registry: this.registry, log: this.#log, line: cfg }),
         );
       for (const connector of await createConnectors(cfg, { writer: this.writer, store, log: this.#log })) {
         this.connectors.push(await this.#startComponent(connector));
@@ -179,6 +197,10 @@ export class Daemon {
         tagsRoute(cfg.tags, this.writer),
         simulateRoute(cfg),
         maintenanceRoutes(() => store),
+        modelRoutes(
+          () => this.registry,
+          () => this.learner,
+        ),
         optimizerRoutes(
           () => store,
           () => this.optimizer,

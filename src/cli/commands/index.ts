@@ -8,6 +8,7 @@ import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
 import * as generate from "./generate.js";
 import * as mode from "./mode.js";
+import * as models from "./models.js";
 import * as pki from "./pki.js";
 import * as predict from "./predict.js";
 import * as run from "./run.js";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   predict,
   suggestions,
   mode,
+  models,
   pki,
   simulate,
   simPlc,
