@@ -15,7 +15,7 @@ audited with who asked.
   linepilot models
   linepilot models promote 4 --reason "validated on line B"
   linepilot models rollback                    (the fallback becomes active again)
-  linepilot models import forest.onnx --version 2026.12-lab
+  linepilot models import forest.onnx --model-version 2026.12-lab
   linepilot learn now                          (train, compare, promote only if better)
   linepilot learn                              (the last learning runs)`;
 
@@ -59,11 +59,13 @@ export function register(program: Command): void {
         ),
       );
     });
-  withApiOptions(models.command("promote <id>"))
+  models
+    .command("promote <id>")
     .description("make a model the active one of its name (the active one becomes the fallback)")
     .option("--by <name>", "who promotes (default: your user name)")
     .option("--reason <text>", "why, for the audit log")
-    .action(async (id: string, opts: { config?: string; api?: string; by?: string; reason?: string }) => {
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ config?: string; api?: string; by?: string; reason?: string }>();
       const res = await apiPost<{ message: string }>(
         apiBaseUrl(opts),
         `/ai/models/${parseInteger(id)}/promote`,
@@ -74,63 +76,64 @@ export function register(program: Command): void {
       );
       console.log(res.message);
     });
-  withApiOptions(models.command("rollback [name]"))
+  models
+    .command("rollback [name]")
     .description("make the fallback model active again, in one step (default name: predictive_maintenance)")
     .option("--by <name>", "who rolls back (default: your user name)")
     .option("--reason <text>", "why, for the audit log")
-    .action(
-      async (
-        name: string | undefined,
-        opts: { config?: string; api?: string; by?: string; reason?: string },
-      ) => {
-        const res = await apiPost<{ message: string }>(apiBaseUrl(opts), "/ai/models/rollback", {
-          by: by(opts),
-          ...(name !== undefined ? { name } : {}),
-          ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-        });
-        console.log(res.message);
-      },
-    );
-  withApiOptions(models.command("import <file>"))
+    .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ config?: string; api?: string; by?: string; reason?: string }>();
+      const res = await apiPost<{ message: string }>(apiBaseUrl(opts), "/ai/models/rollback", {
+        by: by(opts),
+        ...(name !== undefined ? { name } : {}),
+        ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      });
+      console.log(res.message);
+    });
+  models
+    .command("import <file>")
     .description("encrypt and register an ONNX model trained elsewhere, as a candidate")
-    .requiredOption("--version <version>", "the model's version (unique per name)")
+    .requiredOption("--model-version <version>", "the model's version (unique per name)")
     .option("--name <name>", "the registry name", "predictive_maintenance")
     .option("--type <type>", "the model type", "random_forest")
     .option("--by <name>", "who imports (default: your user name)")
-    .action(
-      async (
-        file: string,
-        opts: { config?: string; api?: string; version: string; name: string; type: string; by?: string },
-      ) => {
-        let bytes: Buffer;
-        try {
-          bytes = readFileSync(file);
-        } catch (error) {
-          throw new LinepilotError(
-            "LP_ERR_USAGE",
-            `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`,
-          );
-        }
-        if (!basename(file).endsWith(".onnx"))
-          throw new LinepilotError(
-            "LP_ERR_USAGE",
-            `${file}: only .onnx models are accepted (pickles run code when loaded)`,
-          );
-        const res = await apiPost<{ message: string }>(
-          apiBaseUrl(opts),
-          "/ai/models/import",
-          {
-            name: opts.name,
-            version: opts.version,
-            type: opts.type,
-            by: by(opts),
-            onnx: bytes.toString("base64"),
-          },
-          120_000,
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{
+        config?: string;
+        api?: string;
+        modelVersion: string;
+        name: string;
+        type: string;
+        by?: string;
+      }>();
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(file);
+      } catch (error) {
+        throw new LinepilotError(
+          "LP_ERR_USAGE",
+          `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`,
         );
-        console.log(res.message);
-      },
-    );
+      }
+      if (!basename(file).endsWith(".onnx"))
+        throw new LinepilotError(
+          "LP_ERR_USAGE",
+          `${file}: only .onnx models are accepted (pickles run code when loaded)`,
+        );
+      const res = await apiPost<{ message: string }>(
+        apiBaseUrl(opts),
+        "/ai/models/import",
+        {
+          name: opts.name,
+          version: opts.modelVersion,
+          type: opts.type,
+          by: by(opts),
+          onnx: bytes.toString("base64"),
+        },
+        120_000,
+      );
+      console.log(res.message);
+    });
 
   const learn = withApiOptions(program.command("learn"))
     .description("continuous learning: the last runs, or 'learn now' to run one")
@@ -150,13 +153,15 @@ export function register(program: Command): void {
           table(["RUN", "STARTED", "TRIGGER", "STATE", "CANDIDATE", "REASON"], res.runs.map(runRow)),
         );
     });
-  withApiOptions(learn.command("now"))
+  learn
+    .command("now")
     .description(
       "run the learning job now: train a candidate, compare it with the active model, promote only if better",
     )
     .option("--force", "train even without new failures or maintenance since the last run")
     .option("--by <name>", "who asks (default: your user name)")
-    .action(async (opts: { config?: string; api?: string; force?: boolean; by?: string }) => {
+    .action(async (_opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ config?: string; api?: string; force?: boolean; by?: string }>();
       const res = await apiPost<{ ok: boolean; run: LearningRun }>(
         apiBaseUrl(opts),
         "/ai/learning/run",
