@@ -212,3 +212,36 @@ test("a non-numeric CLI option is a usage error, not a silent empty answer", asy
   assert.equal(res.code, 2);
   assert.match(res.stderr, /expected a whole number, found "abc"/);
 });
+
+test("registry and learning: a bad cron schedule, Vault without auth, learning without a registry are named with their line", () => {
+  const base = lineYaml({ storePath: "/tmp/x.db" });
+  const problems = problemsOf(
+    `${base}maintenance: { model: m.onnx }
+learning: { schedule: "every sunday" }
+`,
+  );
+  const messages = problems.map((p) => `${p.line}:${p.path}: ${p.message}`);
+  assert.ok(
+    messages.some((m) => /learning\.schedule: not a cron expression \('every sunday'/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /learning: continuous learning needs a registry/.test(m)),
+    messages.join("\n"),
+  );
+  const vault = problemsOf(
+    `${base}registry: { key: { source: vault, address: "https://vault:8200", path: linepilot/k } }
+`,
+  );
+  assert.match(
+    vault.map((p) => `${p.path}: ${p.message}`).join("\n"),
+    /registry\.key: Vault needs exactly one of token or approle/,
+  );
+  const cfg = parseConfig(
+    `${base}registry: { key: { source: file, path: keys/model.key } }
+`,
+    "/etc/linepilot/l1.yaml",
+  );
+  assert.equal(cfg.registry!.dir, "/tmp/models", "model files beside the store by default");
+  assert.equal((cfg.registry!.key as { path: string }).path, "/etc/linepilot/keys/model.key");
+});

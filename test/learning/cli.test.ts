@@ -61,7 +61,15 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /1\s+predictive_maintenance\s+2026\.11\.1\s+active\s+0\.991/);
 
-  const imported = await cli("models", "import", join(ROOT, "models/predictive_maintenance.onnx"), "--model-version", "lab-1", "--by", "anna");
+  const imported = await cli(
+    "models",
+    "import",
+    join(ROOT, "models/predictive_maintenance.onnx"),
+    "--model-version",
+    "lab-1",
+    "--by",
+    "anna",
+  );
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stdout, /imported as #2 \(candidate, encrypted\)/);
   const pickle = await cli("models", "import", join(ROOT, "package.json"), "--model-version", "x");
@@ -70,7 +78,10 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
 
   const promoted = await cli("models", "promote", "2", "--by", "anna", "--reason", "lab validated");
   assert.equal(promoted.code, 0, promoted.stderr);
-  assert.match(promoted.stdout, /#2 \(lab-1\) is active, #1 \(2026\.11\.1\) is the fallback \(by anna, audited\)/);
+  assert.match(
+    promoted.stdout,
+    /#2 \(lab-1\) is active, #1 \(2026\.11\.1\) is the fallback \(by anna, audited\)/,
+  );
   const rolled = await cli("models", "rollback", "--by", "bob");
   assert.equal(rolled.code, 0, rolled.stderr);
   assert.match(rolled.stdout, /rolled back to #1 \(2026\.11\.1\) \(by bob, audited\)/);
@@ -83,7 +94,9 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
   const db = new Database(storePath, { readonly: true });
   t.after(() => db.close());
   await waitFor(
-    () => (db.prepare("SELECT count(*) AS n FROM learning_runs WHERE state = 'running'").get() as { n: number }).n === 1,
+    () =>
+      (db.prepare("SELECT count(*) AS n FROM learning_runs WHERE state = 'running'").get() as { n: number })
+        .n === 1,
     10_000,
     "a learning run in progress",
   );
@@ -95,7 +108,10 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
   daemon = await start();
   const runs = await cli("learn");
   assert.match(runs.stdout, /1\s+\S+ \S+\s+anna\s+interrupted\s+-\s+interrupted by a restart/);
-  assert.deepEqual(readdirSync(join(dir, "models")).sort(), ["predictive_maintenance-1.lpm", "predictive_maintenance-2.lpm"]);
+  assert.deepEqual(readdirSync(join(dir, "models")).sort(), [
+    "predictive_maintenance-1.lpm",
+    "predictive_maintenance-2.lpm",
+  ]);
 
   const learned = await cli("learn", "now", "--by", "anna");
   assert.equal(learned.code, 0, learned.stderr);
