@@ -12,6 +12,8 @@ import mqtt from "mqtt";
 import { silentLogger } from "../src/common/logger.js";
 import { parseConfig } from "../src/config/load.js";
 import { ModelRunner } from "../src/inference/engine.js";
+import { trainInWorker } from "../src/learning/learningWorker.js";
+import { DEFAULT_ALERTS } from "../src/maintenance/alertPolicy.js";
 import { Predictor } from "../src/maintenance/predictor.js";
 import { defaultEnergyBudgetKw, machineState } from "../src/optimizer/decision.js";
 import { PpoPolicy, SearchPolicy } from "../src/optimizer/optimizer.js";
@@ -293,6 +295,98 @@ async function maintenanceFigures() {
   return { perMachine, perBatchOf100: perBatch, tickToAlertInOutboxMs: tickToAlertMs };
 }
 
+/**
+ * Continuous learning's cost to the rest: store ingestion and PM inference measured alone, then
+ * while a candidate trains (worker thread at nice 19) on 6 weeks of 4 machines.
+ */
+async function learningFigures() {
+  const path = join(dir, "learn.db");
+  await generateHistory({
+    machineIds: [1, 2, 3, 4],
+    durationS: 42 * 86_400,
+    intervalS: 60,
+    seed: 5,
+    out: path,
+    format: "store",
+    windingFault: { fromS: 21 * 86_400, perHour: 1 / 90, machines: [1, 2, 3, 4] },
+  });
+  const model = readFileSync(join(ROOT, "models/predictive_maintenance.onnx"));
+  const runner = new ModelRunner({
+    name: "pm",
+    path: "bench",
+    bytes: model,
+    features: PM_FEATURES,
+    timeoutMs: 10_000,
+  });
+  await runner.start();
+  const ingest = join(dir, "ingest.db");
+  const store = new Store({ path: ingest, synchronous: "FULL" }, silentLogger());
+  store.open();
+  const tags = Array.from({ length: 100 }, (_, i) => ({ name: `tag${i}`, machine: 1, unit: "" }));
+  const rows = store.syncTags(tags);
+  const writer = new SampleWriter(
+    store,
+    tags.map((t) => ({ id: rows.get(t.name)!.id, name: t.name, machineId: 1, deadband: 0 })),
+    { batchSize: 1000, flushIntervalMs: 60_000 },
+    silentLogger(),
+  );
+  await writer.start();
+  let ts = 1_700_000_000_000;
+  const random = mulberry32(3);
+  /** Alternates 100,000 samples into the store and 20 one-machine inferences, for `ms`. */
+  const measure = async (until: () => boolean) => {
+    let samples = 0;
+    let ingestS = 0;
+    const times: number[] = [];
+    do {
+      const t0 = performance.now();
+      for (let i = 0; i < 100_000; i++) writer.accept(i % 100, ts++, i * 0.5, 0);
+      ingestS += (performance.now() - t0) / 1000;
+      samples += 100_000;
+      for (let i = 0; i < 20; i++) {
+        const input = Float32Array.from({ length: PM_FEATURES.length }, () => random() * 100);
+        const t1 = performance.now();
+        await runner.run(input, 1);
+        times.push(performance.now() - t1);
+      }
+    } while (!until());
+    times.sort((a, b) => a - b);
+    return {
+      samplesPerSecond: Math.round(samples / ingestS),
+      inferenceP50Ms: +times[Math.floor(times.length / 2)]!.toFixed(2),
+      inferenceP99Ms: +times[Math.floor(times.length * 0.99)]!.toFixed(2),
+    };
+  };
+  const t0 = Date.now();
+  const alone = await measure(() => Date.now() - t0 > 10_000);
+  const started = Date.now();
+  let done = false;
+  const training = trainInWorker(path, model, {
+    horizonH: 48,
+    strideMin: 30,
+    holdoutFraction: 0.25,
+    forest: { trees: 60, maxDepth: 8, minSamplesLeaf: 5, seed: 7 },
+    alerts: DEFAULT_ALERTS,
+    name: "predictive_maintenance",
+    version: "bench",
+  });
+  const trained = training.result.finally(() => {
+    done = true;
+  });
+  const during = await measure(() => done);
+  const result = await trained;
+  await writer.stop();
+  await runner.stop();
+  store.close();
+  return {
+    trainingSeconds: +((Date.now() - started) / 1000).toFixed(1),
+    trainingThreadNice19: result.tid !== null,
+    holdout: { candidateAuc: result.candidate.auc, activeAuc: result.active.auc },
+    alone,
+    whileTraining: during,
+  };
+}
+
 /** One optimizer decision per machine: the twin search (in process) and the PPO actor (ONNX worker). */
 async function optimizerFigures() {
   const state = machineState(
@@ -380,6 +474,7 @@ for (const [sync, batch] of [
 results["plant sync to mosquitto on loopback"] = await syncFigures();
 results["optimizer decision per machine"] = await optimizerFigures();
 results["predictive maintenance inference (worker: ONNX + TreeSHAP)"] = await maintenanceFigures();
+results["ingestion and inference, alone and while a candidate trains"] = await learningFigures();
 const daemon = await daemonFigures();
 results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
   await opcuaFigures();
