@@ -6,6 +6,7 @@
 #   libsystemd-dev   headers for the sd-notify addon (built by npm ci; optional at run time)
 #   openssl          a test CA and certificates for MQTT over TLS
 #   systemd          systemd-analyze, to verify and score the unit in deploy/
+#   prometheus       a real Prometheus server that scrapes the daemon's /metrics
 # Runs before `npm test` (pretest) and first in .ci/run. Does nothing when all are present.
 set -euo pipefail
 missing=()
@@ -15,6 +16,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 [ -f /usr/include/systemd/sd-daemon.h ] || missing+=(libsystemd-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "test setup: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else

@@ -5,6 +5,7 @@
  */
 
 import { maintenanceRoutes } from "../api/maintenanceRoutes.js";
+import { metricsRoute } from "../api/metrics.js";
 import { modelRoutes } from "../api/modelRoutes.js";
 import { optimizerRoutes } from "../api/optimizerRoutes.js";
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
@@ -197,6 +198,13 @@ export class Daemon {
         tagsRoute(cfg.tags, this.writer),
         simulateRoute(cfg),
         maintenanceRoutes(() => store),
+        metricsRoute({
+          line: cfg.line.name,
+          components: () => this.health().components as Record<string, ComponentHealth>,
+          store: () => this.store,
+          maintenance: () => this.maintenance,
+          registry: () => this.registry,
+        }),
         modelRoutes(
           () => this.registry,
           () => this.learner,

@@ -33,6 +33,44 @@ function startProcess(cmd: string, args: string[]): Peer {
   };
 }
 
+/** Debian's Prometheus server scraping `targets` every second; its query API on a free port. */
+export async function startPrometheus(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  targets: string[],
+): Promise<{ query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> }> {
+  const port = await freePort();
+  const conf = join(dir, "prometheus.yml");
+  writeFileSync(
+    conf,
+    `global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: linepilot
+    static_configs: [{ targets: ${JSON.stringify(targets)} }]
+`,
+  );
+  const peer = startProcess("/usr/bin/prometheus", [
+    `--config.file=${conf}`,
+    `--storage.tsdb.path=${join(dir, "prometheus-data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ]);
+  t.after(() => peer.stop());
+  await waitFor(
+    () => peer.output().includes("Server is ready to receive web requests"),
+    30_000,
+    `prometheus: ${peer.output()}`,
+  );
+  return {
+    async query(expr: string) {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const body = (await r.json()) as {
+        data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
+      return body.data.result;
+    },
+  };
+}
+
 /** Debian's python3-pymodbus serving TCP on a free port. */
 export async function startPymodbusTcp(t: { after(fn: () => Promise<void>): void }): Promise<Peer> {
   const peer = startProcess("/usr/bin/python3", [join(ROOT, "test/peers/pymodbus_server.py"), "tcp"]);

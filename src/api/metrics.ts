@@ -1,0 +1,222 @@
+/**
+ * GET /metrics: Prometheus text exposition (prom-client) of SPEC.md section 10's metrics, the
+ * gateway's health (per connector, store buffer, MQTT backlog, inference) and the process's own
+ * (CPU, memory, event-loop lag). Every value is read at scrape time from its owner: nothing is
+ * counted twice, and a scrape costs a few small queries, not per-sample work.
+ */
+import type { FastifyInstance } from "fastify";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { ComponentHealth } from "../daemon/component.js";
+import type { Predictor } from "../maintenance/predictor.js";
+import type { ModelRegistry } from "../registry/registry.js";
+import type { Store } from "../store/store.js";
+
+export interface MetricsSources {
+  line: string;
+  components(): Record<string, ComponentHealth>;
+  store(): Store | undefined;
+  maintenance(): Predictor | undefined;
+  registry(): ModelRegistry | undefined;
+}
+
+type Details = Record<string, unknown>;
+const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+
+export function metricsRoute(sources: MetricsSources) {
+  const register = new Registry();
+  register.setDefaultLabels({ line: sources.line });
+  collectDefaultMetrics({ register });
+  const connectors = () =>
+    Object.entries(sources.components())
+      .filter(([, c]) => (c.details as Details)?.protocol !== undefined)
+      // Labelled by the connection's id from the config ("modbus:press8" -> "press8").
+      .map(([name, c]) => ({
+        name: name.replace(/^[a-z-]+:/, ""),
+        state: c.state,
+        details: c.details as Details,
+      }));
+  const details = (name: string) => (sources.components()[name]?.details ?? {}) as Details;
+  const count = (sql: string, ...args: unknown[]) => {
+    const store = sources.store();
+    return store === undefined ? 0 : ((store.db.prepare(sql).get(...args) as { n: number | null }).n ?? 0);
+  };
+
+  new Gauge({
+    name: "linepilot_component_up",
+    help: "1 when the component is ok, 0 when degraded, down or stopped",
+    labelNames: ["component"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [name, c] of Object.entries(sources.components()))
+        this.set({ component: name }, c.state === "ok" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "linepilot_connector_connected",
+    help: "1 while the connector's session with the PLC is up",
+    labelNames: ["connector", "protocol"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const c of connectors())
+        this.set(
+          { connector: c.name, protocol: String(c.details.protocol) },
+          c.details.connected === true ? 1 : 0,
+        );
+    },
+  });
+  new Gauge({
+    name: "linepilot_connector_samples_per_second",
+    help: "Samples per second read by the connector (last interval)",
+    labelNames: ["connector"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const c of connectors()) this.set({ connector: c.name }, num(c.details.samplesPerSecond));
+    },
+  });
+  // Totals kept by their owners: each scrape sets the counter to the owner's figure.
+  const total = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => [Record<string, string>, number][],
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.inc(labels, value);
+      },
+    });
+  total("linepilot_connector_samples_total", "Samples read by the connector", ["connector"], () =>
+    connectors().map((c) => [{ connector: c.name }, num(c.details.samples)]),
+  );
+  total(
+    "linepilot_connector_errors_total",
+    "Read, connect and protocol errors of the connector",
+    ["connector"],
+    () => connectors().map((c) => [{ connector: c.name }, num(c.details.errors)]),
+  );
+  total("linepilot_store_samples_committed_total", "Samples committed to SQLite", [], () => [
+    [{}, num(details("sampleWriter").committed)],
+  ]);
+  total(
+    "linepilot_store_samples_dropped_total",
+    "Samples refused because the buffer was full (never silent)",
+    [],
+    () => [[{}, num(details("sampleWriter").dropped)]],
+  );
+  new Gauge({
+    name: "linepilot_store_buffer_samples",
+    help: "Samples accepted and not yet committed",
+    registers: [register],
+    collect() {
+      this.set(num(details("sampleWriter").pending));
+    },
+  });
+  new Gauge({
+    name: "linepilot_mqtt_backlog_messages",
+    help: "Messages in the outbox waiting for the plant broker",
+    registers: [register],
+    collect() {
+      this.set(count("SELECT count(*) AS n FROM outbox"));
+    },
+  });
+  new Gauge({
+    name: "linepilot_mqtt_connected",
+    help: "1 while connected to the plant broker",
+    registers: [register],
+    collect() {
+      this.set(details("sync").connected === true ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "linepilot_inference_tick_seconds",
+    help: "Duration of the last predictive-maintenance tick (features, model, reasons, store)",
+    registers: [register],
+    collect() {
+      this.set(num(sources.maintenance()?.lastTickMs) / 1000);
+    },
+  });
+  total("linepilot_inference_failures_total", "Model runs that failed or timed out", [], () => {
+    const runner = (details("maintenance").runner ?? {}) as Details;
+    return [[{}, num(runner.failures) + num(runner.timeouts)]];
+  });
+  // SPEC.md section 10, by its names.
+  new Gauge({
+    name: "ai_predictions_per_hour",
+    help: "Failure-risk predictions stored in the last hour",
+    registers: [register],
+    collect() {
+      this.set(count("SELECT count(*) AS n FROM predictions WHERE ts > ?", Date.now() - 3_600_000));
+    },
+  });
+  new Gauge({
+    name: "ai_model_accuracy",
+    help: "Holdout figures of the active model (registry), per model and metric",
+    labelNames: ["model", "version", "metric"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const m of sources.registry()?.list() ?? []) {
+        if (m.status !== "active") continue;
+        for (const metric of ["auc", "precision", "recall"])
+          if (typeof m.metrics[metric] === "number")
+            this.set({ model: m.name, version: m.version, metric }, m.metrics[metric] as number);
+      }
+    },
+  });
+  new Gauge({
+    name: "ai_autonomous_decisions_accepted",
+    help: "Optimizer suggestions written to the PLC (autonomously or after approval)",
+    registers: [register],
+    collect() {
+      this.set(count("SELECT count(*) AS n FROM suggestions WHERE state IN ('written', 'partly_written')"));
+    },
+  });
+  const effects = () => {
+    const store = sources.store();
+    if (store === undefined) return { kwh: 0, scrap: 0 };
+    const rows = store.db
+      .prepare("SELECT expected FROM suggestions WHERE state IN ('written', 'partly_written')")
+      .all() as { expected: string }[];
+    let kwh = 0;
+    let scrap = 0;
+    let baselineScrap = 0;
+    for (const r of rows) {
+      const e = JSON.parse(r.expected) as Record<string, number>;
+      kwh += num(e.baseline_energy_kwh) - num(e.energy_kwh);
+      scrap += (num(e.output_pieces) * num(e.scrap_rate_percent)) / 100;
+      baselineScrap += (num(e.baseline_output_pieces) * num(e.baseline_scrap_rate_percent)) / 100;
+    }
+    return { kwh, scrap: baselineScrap > 0 ? 100 * (1 - scrap / baselineScrap) : 0 };
+  };
+  new Gauge({
+    name: "ai_energy_savings_kwh",
+    help: "Energy saved by the written optimizer changes, as the twin expected it over each suggestion's horizon",
+    registers: [register],
+    collect() {
+      this.set(effects().kwh);
+    },
+  });
+  new Gauge({
+    name: "ai_scrap_rate_reduction_percent",
+    help: "Scrap avoided by the written optimizer changes, in percent of the scrap without them (twin estimate)",
+    registers: [register],
+    collect() {
+      this.set(effects().scrap);
+    },
+  });
+
+  return (app: FastifyInstance): void => {
+    app.get("/metrics", async (_request, reply) => {
+      reply.header("content-type", register.contentType);
+      return register.metrics();
+    });
+  };
+}
