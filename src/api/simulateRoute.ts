@@ -15,7 +15,7 @@ const body = z.strictObject({
 
 export function simulateRoute(config: LineConfig) {
   return (app: FastifyInstance): void => {
-    app.post("/ai/simulate", async (request, reply) => {
+    app.post("/ai/simulate", { config: { read: true } }, async (request, reply) => {
       const parsed = body.safeParse(request.body ?? {});
       if (!parsed.success)
         return reply.code(400).send({ error: "LP_ERR_USAGE", message: z.prettifyError(parsed.error) });

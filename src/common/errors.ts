@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   LP_ERR_STOP_TIMEOUT: "a component did not stop within its time budget",
   LP_ERR_USAGE: "the command line is invalid",
   LP_ERR_MODEL: "a model could not be loaded, was refused, failed or timed out",
+  LP_ERR_ACCESS: "a change was refused: it needs the API token or the daemon's unix socket (group linepilot)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -117,6 +117,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       config.optimizer.model === undefined
         ? fileURLToPath(new URL("../../models/production_optimizer.onnx", import.meta.url))
         : resolve(base, config.optimizer.model);
+  config.api.socket = resolve(base, config.api.socket ?? join(dirname(config.store.path), "api.sock"));
   if (config.registry !== undefined) {
     const r = config.registry;
     r.dir = resolve(base, r.dir ?? join(dirname(config.store.path), "models"));

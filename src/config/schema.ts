@@ -626,6 +626,13 @@ const api = z
     host: z.string().default("127.0.0.1").describe("Bind address; anything but loopback needs a token"),
     port: z.int().min(0).max(65_535).default(8_001),
     token: secretRef.optional().describe("Bearer token required for changes and for any non-loopback bind"),
+    socket: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Unix socket for local changes without a token, mode 0660 (the daemon's group, linepilot); default: api.sock beside the store",
+      ),
   })
   .refine((a) => LOOPBACK.test(a.host) || a.token !== undefined, {
     error: "a token (api.token) is required when the API listens on a non-loopback address",

@@ -55,13 +55,15 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
     return daemon;
   };
   let daemon = await start();
+  // Reads over TCP; changes through the daemon's unix socket, found from the config.
   const cli = (...args: string[]) => runCliToEnd([...args, "--api", api]);
+  const change = (...args: string[]) => runCliToEnd([...args, "--config", config]);
 
   const listed = await cli("models");
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /1\s+predictive_maintenance\s+2026\.11\.1\s+active\s+0\.991/);
 
-  const imported = await cli(
+  const imported = await change(
     "models",
     "import",
     join(ROOT, "models/predictive_maintenance.onnx"),
@@ -72,25 +74,25 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
   );
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stdout, /imported as #2 \(candidate, encrypted\)/);
-  const pickle = await cli("models", "import", join(ROOT, "package.json"), "--model-version", "x");
+  const pickle = await change("models", "import", join(ROOT, "package.json"), "--model-version", "x");
   assert.equal(pickle.code, 2);
   assert.match(pickle.stderr, /only \.onnx models are accepted/);
 
-  const promoted = await cli("models", "promote", "2", "--by", "anna", "--reason", "lab validated");
+  const promoted = await change("models", "promote", "2", "--by", "anna", "--reason", "lab validated");
   assert.equal(promoted.code, 0, promoted.stderr);
   assert.match(
     promoted.stdout,
     /#2 \(lab-1\) is active, #1 \(2026\.11\.1\) is the fallback \(by anna, audited\)/,
   );
-  const rolled = await cli("models", "rollback", "--by", "bob");
+  const rolled = await change("models", "rollback", "--by", "bob");
   assert.equal(rolled.code, 0, rolled.stderr);
   assert.match(rolled.stdout, /rolled back to #1 \(2026\.11\.1\) \(by bob, audited\)/);
-  const again = await cli("models", "rollback", "--by", "bob");
+  const again = await change("models", "rollback", "--by", "bob");
   assert.equal(again.code, 2, "no fallback left to roll back to");
   assert.match(again.stderr, /no fallback model to roll back to/);
 
   // kill -9 while a learning run trains.
-  const learning = runCli(["learn", "now", "--api", api, "--by", "anna"]);
+  const learning = runCli(["learn", "now", "--config", config, "--by", "anna"]);
   const db = new Database(storePath, { readonly: true });
   t.after(() => db.close());
   await waitFor(
@@ -113,7 +115,7 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
     "predictive_maintenance-2.lpm",
   ]);
 
-  const learned = await cli("learn", "now", "--by", "anna");
+  const learned = await change("learn", "now", "--by", "anna");
   assert.equal(learned.code, 0, learned.stderr);
   assert.match(learned.stdout, /run 2: promoted: candidate AUC/);
   assert.match(learned.stdout, /candidate #3/);

@@ -73,7 +73,8 @@ async function line(t: { after(fn: () => unknown): void }, mode: string) {
     10_000,
     "good values",
   );
-  return { sim, daemon, api, press, store: daemon.store! };
+  // Changes go through the daemon's unix socket (its group); reads over TCP.
+  return { sim, daemon, api, socket: `unix:${config.api.socket}`, press, store: daemon.store! };
 }
 
 function audit(store: { db: { prepare(sql: string): { all(): unknown[] } } }) {
@@ -85,7 +86,7 @@ function audit(store: { db: { prepare(sql: string): { all(): unknown[] } } }) {
 }
 
 test("assisted mode on a live line: a suggestion waits, `linepilot approve` writes it to the PLC through the envelope, audited in order", async (t) => {
-  const { daemon, api, press, store } = await line(t, "assisted");
+  const { daemon, api, socket, press, store } = await line(t, "assisted");
   const [suggestion] = await daemon.optimizer!.decideOnce();
   assert.ok(
     suggestion,
@@ -100,11 +101,15 @@ test("assisted mode on a live line: a suggestion waits, `linepilot approve` writ
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, new RegExp(`${suggestion.id}\\s+8\\s+pending\\s+assisted\\s+press8\\.`));
 
+  const refused = await runCliToEnd(["approve", String(suggestion.id), "--api", api, "--by", "mallory"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /LP_ERR_ACCESS: changes are accepted on the daemon's unix socket/);
+  assert.equal(press.temperatureSetpoint, 196, "a refused approval writes nothing");
   const approved = await runCliToEnd([
     "approve",
     String(suggestion.id),
     "--api",
-    api,
+    socket,
     "--by",
     "anna",
     "--note",
@@ -118,7 +123,7 @@ test("assisted mode on a live line: a suggestion waits, `linepilot approve` writ
     temperature.to,
     "the PLC holds the approved value",
   );
-  const again = await runCliToEnd(["approve", String(suggestion.id), "--api", api]);
+  const again = await runCliToEnd(["approve", String(suggestion.id), "--api", socket]);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /is written/);
 
@@ -160,7 +165,7 @@ test("assisted mode on a live line: a suggestion waits, `linepilot approve` writ
 });
 
 test("autonomous mode writes within 10 % without approval; `linepilot mode assisted` stops that at once and is audited", async (t) => {
-  const { daemon, api, press, store } = await line(t, "autonomous");
+  const { daemon, api, socket, press, store } = await line(t, "autonomous");
   const [written] = await daemon.optimizer!.decideOnce();
   assert.ok(written);
   assert.equal(written.mode, "autonomous");
@@ -177,7 +182,7 @@ test("autonomous mode writes within 10 % without approval; `linepilot mode assis
     );
   }
 
-  const switched = await runCliToEnd(["mode", "assisted", "--api", api, "--by", "anna"]);
+  const switched = await runCliToEnd(["mode", "assisted", "--api", socket, "--by", "anna"]);
   assert.equal(switched.code, 0, switched.stderr);
   const shown = await runCliToEnd(["mode", "--api", api]);
   assert.match(shown.stdout, /line: assisted/);

@@ -27,7 +27,9 @@ export function register(program: Command): void {
       const config = loadConfigFile(opts.config);
       await startSimPlc(config, { seed: opts.seed, acceleration: opts.accel });
       console.error(`daemon API on http://${config.api.host}:${config.api.port}`);
-      console.error("try: npx linepilot status   npx linepilot tags   (Ctrl-C stops)");
+      console.error(
+        `in a second terminal: export LINEPILOT_CONFIG=${opts.config}; then npx linepilot status, tags, suggestions, approve ID, alerts (Ctrl-C stops)`,
+      );
       await runDaemon(config);
     });
 }
