@@ -7,7 +7,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import { runCliToEnd, tempDir } from "../helpers.js";
 
-async function daemonWith(t: { after(fn: () => Promise<void>): void }, api: string) {
+async function daemonWith(t: { after(fn: () => unknown): void }, api: string) {
   const dir = tempDir(t);
   const env = { LP_TEST_TOKEN: "s3cret-token-for-tests" };
   const config = parseConfig(
