@@ -27,15 +27,23 @@ cp -r node_modules "$lib/"
 ort="$lib/node_modules/onnxruntime-node/bin/napi-v6"
 find "$ort" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} +
 find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$ortarch" -exec rm -rf {} +
+# sd-notify's addon is optional (the notifier falls back to unix-dgram); musl builds never load here.
+rm -rf "$lib/node_modules/sd-notify"
+find "$lib/node_modules" -name '*.musl.node' -delete
+find "$lib/node_modules" \( -name '.eslintrc*' -o -name '.npmignore' -o -name '.git*' -o -name '.travis.yml' -o -name '.editorconfig' -o -name '.nycrc' -o -name '*.sh' \) -prune -exec rm -rf {} +
 find "$lib/node_modules" \( -name '*.md' -o -name '*.ts' ! -name '*.d.ts' -o -name '*.map' -o -name '.github' -o -name 'test' -o -name 'tests' -o -name 'example' -o -name 'examples' -o -name 'deps' -o -name '*.gyp*' -o -name 'obj.target' -o -name '.deps' -o -name 'Makefile' -o -name '*.mk' \) -prune -exec rm -rf {} +
-find "$lib" -name '*.node' -exec strip --strip-unneeded {} +
+# Prebuilt addons of other platforms (serialport ships them all): only linux-<this arch> stays.
+find "$lib/node_modules" -type d -name prebuilds -exec sh -c 'for d in "$1"/*; do case "$(basename "$d")" in "linux-$2") ;; *) rm -rf "$d" ;; esac; done' _ {} "$ortarch" \;
+find "$lib" -name '*.node' -exec sh -c 'strip --strip-unneeded "$1" 2>/dev/null || true' _ {} \;
 find "$lib" -type d -exec chmod 755 {} +
 find "$lib" -type f -exec chmod 644 {} +
 find "$lib" -type f \( -name '*.node' -o -name '*.so*' \) -exec chmod 644 {} +
 # The Node.js runtime the addons were built against: the package depends on no system nodejs.
 install -m 755 "$(command -v node)" "$lib/node"
 strip --strip-unneeded "$lib/node" 2>/dev/null || true
-chmod 755 "$lib/dist/cli/main.js"
+# Run through /usr/bin/linepilot with the shipped runtime, not as a script of its own.
+sed -i '1{/^#!/d}' "$lib/dist/cli/main.js"
+install -D -m 644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/linepilot"
 install -m 755 packaging/debian/linepilot.sh "$root/usr/bin/linepilot"
 install -m 644 deploy/linepilot@.service "$root/lib/systemd/system/linepilot@.service"
 install -m 644 packaging/debian/example.yaml "$root/etc/linepilot/example.yaml"
@@ -48,5 +56,6 @@ size="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" packaging/debian/control > "$root/DEBIAN/control"
 mkdir -p "$out"
 deb="$out/linepilot_${version}_${arch}.deb"
-fakeroot dpkg-deb -Zxz --build "$root" "$deb" >/dev/null
+# xz for releases; DEB_COMPRESSION=gzip for a quick build (the tests).
+fakeroot dpkg-deb "-Z${DEB_COMPRESSION:-xz}" --build "$root" "$deb" >/dev/null
 echo "$deb"

@@ -7,6 +7,7 @@
 #   openssl          a test CA and certificates for MQTT over TLS
 #   systemd          systemd-analyze, to verify and score the unit in deploy/
 #   prometheus       a real Prometheus server that scrapes the daemon's /metrics
+#   fakeroot lintian build the .deb as root-owned files and check it as Debian does
 # Runs before `npm test` (pretest) and first in .ci/run. Does nothing when all are present.
 set -euo pipefail
 missing=()
@@ -17,6 +18,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+command -v fakeroot >/dev/null 2>&1 || missing+=(fakeroot)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "test setup: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
