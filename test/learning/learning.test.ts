@@ -16,7 +16,7 @@ import { isEncryptedModel } from "../../src/registry/modelCrypto.js";
 import { ModelRegistry } from "../../src/registry/registry.js";
 import { Store } from "../../src/store/store.js";
 import { generateHistory } from "../../src/twin/generate.js";
-import { ROOT, tempDir } from "../helpers.js";
+import { ROOT, tempDir, waitFor } from "../helpers.js";
 
 const MODEL = join(ROOT, "models/predictive_maintenance.onnx");
 const START = Date.UTC(2026, 0, 5);
@@ -268,4 +268,26 @@ test("a run stopped mid-training, or cut by a crash, leaves no half-registered m
   assert.equal(restarted.modelId, shipped.id, "the fallback runs");
   assert.match(restarted.fallbackReason ?? "", /failed authentication/);
   assert.equal(restarted.health().state, "degraded");
+});
+
+test("the cron schedule in the YAML starts runs by itself, recorded with their trigger", async (t) => {
+  const dir = tempDir(t);
+  const yaml = `version: 1
+line: { enterprise: acme, site: lyon, area: assembly, name: cron-line }
+machines: [{ id: 1, name: Press 1 }]
+store: { path: ${JSON.stringify(join(dir, "line.db"))} }
+maintenance: { model: ${JSON.stringify(MODEL)} }
+registry: { key: { source: file, path: model.key, create: true } }
+learning: { schedule: "* * * * * *" }
+`;
+  const cfg = parseConfig(yaml, join(dir, "line.yaml"));
+  const { learner } = await line(t, cfg);
+  assert.ok(learner.nextRunAt !== null && learner.nextRunAt.getTime() - Date.now() <= 1_000);
+  const run = await waitFor(() => learner.runsList(1)[0], 5_000, "a scheduled run");
+  assert.equal(run.trigger, "schedule");
+  assert.equal(
+    run.state === "running" ? "skipped" : run.state,
+    "skipped",
+    "an empty store has no new labels",
+  );
 });
