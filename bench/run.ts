@@ -26,15 +26,13 @@ import { DemoPlc } from "../src/twin/demoPlc.js";
 import { generateHistory } from "../src/twin/generate.js";
 import { DEFAULT_PARAMS, mulberry32 } from "../src/twin/machine.js";
 import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
-import { CLI, lineYaml, ROOT } from "../test/helpers.js";
+import { CLI, driftedLine, lineYaml, ROOT } from "../test/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lp-bench-"));
 
-async function storeThroughput(synchronous: "NORMAL" | "FULL", batchSize: number, samples: number) {
-  const store = new Store(
-    { path: join(dir, `store-${synchronous}-${batchSize}.db`), synchronous },
-    silentLogger(),
-  );
+/** A store with 100 tags of machine 1 and its started batch writer. */
+async function benchWriter(path: string, synchronous: "NORMAL" | "FULL", batchSize: number) {
+  const store = new Store({ path, synchronous }, silentLogger());
   store.open();
   const tags = Array.from({ length: 100 }, (_, i) => ({ name: `tag${i}`, machine: 1, unit: "" }));
   const rows = store.syncTags(tags);
@@ -45,6 +43,15 @@ async function storeThroughput(synchronous: "NORMAL" | "FULL", batchSize: number
     silentLogger(),
   );
   await writer.start();
+  return { store, writer };
+}
+
+async function storeThroughput(synchronous: "NORMAL" | "FULL", batchSize: number, samples: number) {
+  const { store, writer } = await benchWriter(
+    join(dir, `store-${synchronous}-${batchSize}.db`),
+    synchronous,
+    batchSize,
+  );
   const heapBefore = process.memoryUsage().heapUsed;
   const start = process.hrtime.bigint();
   for (let i = 0; i < samples; i++) writer.accept(i % 100, 1_700_000_000_000 + i, i * 0.5, 0);
@@ -300,16 +307,7 @@ async function maintenanceFigures() {
  * while a candidate trains (worker thread at nice 19) on 6 weeks of 4 machines.
  */
 async function learningFigures() {
-  const path = join(dir, "learn.db");
-  await generateHistory({
-    machineIds: [1, 2, 3, 4],
-    durationS: 42 * 86_400,
-    intervalS: 60,
-    seed: 5,
-    out: path,
-    format: "store",
-    windingFault: { fromS: 21 * 86_400, perHour: 1 / 90, machines: [1, 2, 3, 4] },
-  });
+  const path = await driftedLine(join(dir, "learn.db"));
   const model = readFileSync(join(ROOT, "models/predictive_maintenance.onnx"));
   const runner = new ModelRunner({
     name: "pm",
@@ -319,18 +317,7 @@ async function learningFigures() {
     timeoutMs: 10_000,
   });
   await runner.start();
-  const ingest = join(dir, "ingest.db");
-  const store = new Store({ path: ingest, synchronous: "FULL" }, silentLogger());
-  store.open();
-  const tags = Array.from({ length: 100 }, (_, i) => ({ name: `tag${i}`, machine: 1, unit: "" }));
-  const rows = store.syncTags(tags);
-  const writer = new SampleWriter(
-    store,
-    tags.map((t) => ({ id: rows.get(t.name)!.id, name: t.name, machineId: 1, deadband: 0 })),
-    { batchSize: 1000, flushIntervalMs: 60_000 },
-    silentLogger(),
-  );
-  await writer.start();
+  const { store, writer } = await benchWriter(join(dir, "ingest.db"), "FULL", 1000);
   let ts = 1_700_000_000_000;
   const random = mulberry32(3);
   /** Alternates 100,000 samples into the store and 20 one-machine inferences, for `ms`. */

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateHistory } from "../src/twin/generate.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The built CLI: `npm test` builds before it runs the tests, so child-process tests run what ships. */
@@ -92,4 +93,25 @@ export function writeFile(dir: string, name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
+}
+
+/** The start of the drifted line's history (a Monday). */
+export const DRIFT_START = Date.UTC(2026, 0, 5);
+
+/**
+ * Six weeks of four presses at 60 s into a store; with `drift`, every motor winding starts to
+ * degrade after week 3 (a failure mode the shipped model never saw). For continuous learning.
+ */
+export async function driftedLine(out: string, drift = true): Promise<string> {
+  await generateHistory({
+    machineIds: [1, 2, 3, 4],
+    durationS: 42 * 86_400,
+    intervalS: 60,
+    seed: 5,
+    out,
+    format: "store",
+    startTs: DRIFT_START,
+    ...(drift ? { windingFault: { fromS: 21 * 86_400, perHour: 1 / 90, machines: [1, 2, 3, 4] } } : {}),
+  });
+  return out;
 }

@@ -3,11 +3,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
-import { generateHistory } from "../../src/twin/generate.js";
-import { ROOT, runCli, runCliToEnd, tempDir, waitFor, writeFile } from "../helpers.js";
+import { driftedLine, ROOT, runCli, runCliToEnd, tempDir, waitFor, writeFile } from "../helpers.js";
 import { freePort } from "../peers/peers.js";
-
-const START = Date.UTC(2026, 0, 5);
 
 async function healthy(api: string): Promise<boolean> {
   try {
@@ -21,16 +18,7 @@ async function healthy(api: string): Promise<boolean> {
 test("linepilot models / promote / rollback / import / learn now against the daemon; kill -9 mid-training leaves no half-registered model", async (t) => {
   const dir = tempDir(t);
   const storePath = join(dir, "line.db");
-  await generateHistory({
-    machineIds: [1, 2, 3, 4],
-    durationS: 42 * 86_400,
-    intervalS: 60,
-    seed: 5,
-    out: storePath,
-    format: "store",
-    startTs: START,
-    windingFault: { fromS: 21 * 86_400, perHour: 1 / 90, machines: [1, 2, 3, 4] },
-  });
+  await driftedLine(storePath);
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const config = writeFile(

@@ -15,11 +15,10 @@ import { evaluate, splitByTime } from "../../src/maintenance/train.js";
 import { isEncryptedModel } from "../../src/registry/modelCrypto.js";
 import { ModelRegistry } from "../../src/registry/registry.js";
 import { Store } from "../../src/store/store.js";
-import { generateHistory } from "../../src/twin/generate.js";
-import { ROOT, tempDir, waitFor } from "../helpers.js";
+import { DRIFT_START, driftedLine, ROOT, tempDir, waitFor } from "../helpers.js";
 
 const MODEL = join(ROOT, "models/predictive_maintenance.onnx");
-const START = Date.UTC(2026, 0, 5);
+const START = DRIFT_START;
 const DAYS = 42;
 const END = START + DAYS * 86_400_000;
 
@@ -35,20 +34,8 @@ learning: { schedule: "0 3 * * 0" }
   return parseConfig(yaml, join(dir, "line.yaml"));
 }
 
-/** Six weeks of four presses; with drift, every motor winding starts to degrade after week 3. */
-async function history(dir: string, drift: boolean): Promise<string> {
-  const path = join(dir, drift ? "drift.db" : "steady.db");
-  await generateHistory({
-    machineIds: [1, 2, 3, 4],
-    durationS: DAYS * 86_400,
-    intervalS: 60,
-    seed: 5,
-    out: path,
-    format: "store",
-    startTs: START,
-    ...(drift ? { windingFault: { fromS: 21 * 86_400, perHour: 1 / 90, machines: [1, 2, 3, 4] } } : {}),
-  });
-  return path;
+function history(dir: string, drift: boolean): Promise<string> {
+  return driftedLine(join(dir, drift ? "drift.db" : "steady.db"), drift);
 }
 
 async function line(t: { after(fn: () => Promise<void>): void }, cfg: LineConfig) {
