@@ -26,8 +26,12 @@ export function metricsRoute(sources: MetricsSources) {
   const register = new Registry();
   register.setDefaultLabels({ line: sources.line });
   collectDefaultMetrics({ register });
+  // One snapshot per scrape: the daemon's health walks every component (and the store), and
+  // a dozen collectors read it; taking it once keeps a scrape at one walk.
+  let snapshot: Record<string, ComponentHealth> = {};
+  let effectsOfScrape: { kwh: number; scrap: number } = { kwh: 0, scrap: 0 };
   const connectors = () =>
-    Object.entries(sources.components())
+    Object.entries(snapshot)
       .filter(([, c]) => (c.details as Details)?.protocol !== undefined)
       // Labelled by the connection's id from the config ("modbus:press8" -> "press8").
       .map(([name, c]) => ({
@@ -35,7 +39,7 @@ export function metricsRoute(sources: MetricsSources) {
         state: c.state,
         details: c.details as Details,
       }));
-  const details = (name: string) => (sources.components()[name]?.details ?? {}) as Details;
+  const details = (name: string) => (snapshot[name]?.details ?? {}) as Details;
   const count = (sql: string, ...args: unknown[]) => {
     const store = sources.store();
     return store === undefined ? 0 : ((store.db.prepare(sql).get(...args) as { n: number | null }).n ?? 0);
@@ -48,7 +52,7 @@ export function metricsRoute(sources: MetricsSources) {
     registers: [register],
     collect() {
       this.reset();
-      for (const [name, c] of Object.entries(sources.components()))
+      for (const [name, c] of Object.entries(snapshot))
         this.set({ component: name }, c.state === "ok" ? 1 : 0);
     },
   });
@@ -201,7 +205,7 @@ export function metricsRoute(sources: MetricsSources) {
     help: "Energy saved by the written optimizer changes, as the twin expected it over each suggestion's horizon",
     registers: [register],
     collect() {
-      this.set(effects().kwh);
+      this.set(effectsOfScrape.kwh);
     },
   });
   new Gauge({
@@ -209,12 +213,14 @@ export function metricsRoute(sources: MetricsSources) {
     help: "Scrap avoided by the written optimizer changes, in percent of the scrap without them (twin estimate)",
     registers: [register],
     collect() {
-      this.set(effects().scrap);
+      this.set(effectsOfScrape.scrap);
     },
   });
 
   return (app: FastifyInstance): void => {
     app.get("/metrics", async (_request, reply) => {
+      snapshot = sources.components();
+      effectsOfScrape = effects();
       reply.header("content-type", register.contentType);
       return register.metrics();
     });

@@ -68,29 +68,10 @@ export class Learner implements Component {
   }
 
   async start(): Promise<void> {
-    const db = this.#deps.store.db;
-    const interrupted = db
-      .prepare("SELECT id, candidate_id AS candidate FROM learning_runs WHERE state = 'running'")
-      .all() as { id: number; candidate: number | null }[];
-    for (const run of interrupted) {
-      db.transaction(() => {
-        db.prepare(
-          "UPDATE learning_runs SET state = 'interrupted', finished_at = ?, reason = 'interrupted by a restart' WHERE id = ?",
-        ).run(Date.now(), run.id);
-        if (run.candidate !== null)
-          db.prepare("UPDATE ai_models SET status = 'rejected' WHERE id = ? AND status = 'candidate'").run(
-            run.candidate,
-          );
-        this.#deps.store.recordDecision({
-          kind: "learning_run",
-          actor: "linepilot",
-          decision: "interrupted",
-          reason: "the daemon stopped or crashed during the run; nothing was promoted",
-          details: { runId: run.id, candidateId: run.candidate },
-        });
-      })();
-      this.#log.warn({ run: run.id }, "a learning run was interrupted by a restart; nothing was promoted");
-    }
+    const interrupted = this.#deps.store.db
+      .prepare("SELECT id FROM learning_runs WHERE state = 'running'")
+      .all() as { id: number }[];
+    for (const run of interrupted) this.#interrupt(run.id, "interrupted by a restart");
     this.#job = new Cron(this.#cfg.schedule, { protect: true }, () => {
       void this.runNow("schedule").catch(() => {});
     });
@@ -260,16 +241,42 @@ export class Learner implements Component {
       return finish("promoted", verdict.reason, metrics, candidate.id);
     } catch (error) {
       if (this.#stopping) {
-        db.prepare(
-          "UPDATE learning_runs SET state = 'interrupted', finished_at = ?, reason = 'linepilot stopped during the run' WHERE id = ?",
-        ).run(Date.now(), runId);
-        db.prepare(
-          "UPDATE ai_models SET status = 'rejected' WHERE status = 'candidate' AND id = (SELECT candidate_id FROM learning_runs WHERE id = ?)",
-        ).run(runId);
+        this.#interrupt(runId, "linepilot stopped during the run");
         throw error;
       }
       return finish("failed", errorMessage(error), {});
     }
+  }
+
+  /**
+   * A run that cannot finish (linepilot stopped, or crashed and restarted): recorded and audited as
+   * interrupted, and a candidate it registered without a decision is rejected, never promoted.
+   */
+  #interrupt(runId: number, reason: string): void {
+    const { store } = this.#deps;
+    const db = store.db;
+    db.transaction(() => {
+      db.prepare(
+        "UPDATE learning_runs SET state = 'interrupted', finished_at = ?, reason = ? WHERE id = ?",
+      ).run(Date.now(), reason, runId);
+      const { candidate } = db
+        .prepare("SELECT candidate_id AS candidate FROM learning_runs WHERE id = ?")
+        .get(runId) as {
+        candidate: number | null;
+      };
+      if (candidate !== null)
+        db.prepare("UPDATE ai_models SET status = 'rejected' WHERE id = ? AND status = 'candidate'").run(
+          candidate,
+        );
+      store.recordDecision({
+        kind: "learning_run",
+        actor: "linepilot",
+        decision: "interrupted",
+        reason: `${reason}; nothing was promoted`,
+        details: { runId, candidateId: candidate },
+      });
+    })();
+    this.#log.warn({ run: runId, reason }, "a learning run was interrupted; nothing was promoted");
   }
 
   health(): ComponentHealth {

@@ -452,21 +452,15 @@ export class ModelRegistry implements Component {
       "linepilot",
       `first start: the configured model ${plainPath}`,
     );
-    const db = this.#store.db;
-    db.transaction(() => {
-      db.prepare("UPDATE ai_models SET status = 'active', deployed_at = ? WHERE id = ?").run(
-        Date.now(),
-        entry.id,
-      );
-      this.#store.recordDecision({
-        kind: "model_promoted",
-        actor: "linepilot",
-        modelId: entry.id,
-        decision: `${name}: #${entry.id} (${entry.version}) active`,
-        reason: `first start: the configured model ${plainPath}`,
-        details: { name, active: { id: entry.id, version: entry.version }, previous: null },
-      });
-    })();
+    // Nothing runs yet (the predictor loads the active model next): recorded like any promotion.
+    this.#record(
+      entry,
+      undefined,
+      "linepilot",
+      "promote",
+      `first start: the configured model ${plainPath}`,
+      Date.now(),
+    );
     return this.get(entry.id);
   }
 }

@@ -220,6 +220,15 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: "predictions by time, for the metrics' predictions in the last hour",
+    sql: `
+      -- /metrics counts the last hour's predictions at every scrape: without this, a full scan of
+      -- the table on the event loop (32 ms at 1 M predictions; 0.01 ms with it).
+      CREATE INDEX predictions_ts ON predictions(ts);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -209,6 +209,7 @@ test("a run stopped mid-training, or cut by a crash, leaves no half-registered m
     await assert.rejects(run);
     assert.equal(registry.list().length, models, "no candidate registered");
     assert.equal(learner.runsList(1)[0]!.state, "interrupted");
+    assert.match(learner.runsList(1)[0]!.reason, /linepilot stopped during the run/);
   }
   // A crash between writing a candidate's file and committing its row, during a run.
   const store = new Store(cfg.store, silentLogger());

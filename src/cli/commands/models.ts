@@ -59,37 +59,39 @@ export function register(program: Command): void {
         ),
       );
     });
-  models
-    .command("promote <id>")
-    .description("make a model the active one of its name (the active one becomes the fallback)")
-    .option("--by <name>", "who promotes (default: your user name)")
-    .option("--reason <text>", "why, for the audit log")
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<{ config?: string; api?: string; by?: string; reason?: string }>();
-      const res = await apiPost<{ message: string }>(
-        apiBaseUrl(opts),
-        `/ai/models/${parseInteger(id)}/promote`,
-        {
+  // Promote and rollback: the same change, told who and why, answering one line.
+  const switchActive = (
+    command: string,
+    description: string,
+    path: (arg: string | undefined) => string,
+    body: (arg: string | undefined) => object,
+  ) =>
+    models
+      .command(command)
+      .description(description)
+      .option("--by <name>", "who asks (default: your user name)")
+      .option("--reason <text>", "why, for the audit log")
+      .action(async (arg: string | undefined, _opts: unknown, cmd: Command) => {
+        const opts = cmd.optsWithGlobals<{ config?: string; api?: string; by?: string; reason?: string }>();
+        const res = await apiPost<{ message: string }>(apiBaseUrl(opts), path(arg), {
           by: by(opts),
+          ...body(arg),
           ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-        },
-      );
-      console.log(res.message);
-    });
-  models
-    .command("rollback [name]")
-    .description("make the fallback model active again, in one step (default name: predictive_maintenance)")
-    .option("--by <name>", "who rolls back (default: your user name)")
-    .option("--reason <text>", "why, for the audit log")
-    .action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<{ config?: string; api?: string; by?: string; reason?: string }>();
-      const res = await apiPost<{ message: string }>(apiBaseUrl(opts), "/ai/models/rollback", {
-        by: by(opts),
-        ...(name !== undefined ? { name } : {}),
-        ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+        });
+        console.log(res.message);
       });
-      console.log(res.message);
-    });
+  switchActive(
+    "promote <id>",
+    "make a model the active one of its name (the active one becomes the fallback)",
+    (id) => `/ai/models/${parseInteger(id!)}/promote`,
+    () => ({}),
+  );
+  switchActive(
+    "rollback [name]",
+    "make the fallback model active again, in one step (default name: predictive_maintenance)",
+    () => "/ai/models/rollback",
+    (name) => (name !== undefined ? { name } : {}),
+  );
   models
     .command("import <file>")
     .description("encrypt and register an ONNX model trained elsewhere, as a candidate")
