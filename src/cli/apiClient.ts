@@ -115,12 +115,8 @@ function refusal(answer: Answer, base: string, path: string): LinepilotError {
 
 export async function apiGet<T>(base: string, path: string, timeoutMs = 5000): Promise<T> {
   const answer = await call(base, "GET", path, undefined, timeoutMs);
-  if (answer.status === 401 || answer.status === 403) throw refusal(answer, base, path);
-  if (answer.status >= 400 && answer.status !== 503)
-    throw new LinepilotError(
-      "LP_ERR_API",
-      `${base}${path} answered HTTP ${answer.status}: ${JSON.stringify(answer.body)}`,
-    );
+  // 503 is an answer (an unhealthy daemon's /health); any other error is the daemon's message.
+  if (answer.status >= 400 && answer.status !== 503) throw refusal(answer, base, path);
   return answer.body as T;
 }
 

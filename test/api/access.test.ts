@@ -73,6 +73,10 @@ test("changes need the token over TCP or the daemon's unix socket (mode 0660); r
     "each switch names who made it",
   );
   assert.equal(daemon.api!.health().details.refused, 3);
+  // A read the line cannot answer is its message, not an HTTP dump.
+  const models = await runCliToEnd(["models", "--api", url]);
+  assert.equal(models.code, 2);
+  assert.match(models.stderr, /LP_ERR_USAGE: this line has no model registry: add a registry: section/);
 });
 
 test("a non-loopback bind needs the token for reads too, except /health and /metrics", async (t) => {

@@ -39,8 +39,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config?: string; api?: string; json?: boolean }) => {
-      const res = await apiGet<{ models: ModelRow[]; message?: string }>(apiBaseUrl(opts), "/ai/models");
-      if (res.models === undefined) throw new LinepilotError("LP_ERR_USAGE", res.message ?? "no registry");
+      const res = await apiGet<{ models: ModelRow[] }>(apiBaseUrl(opts), "/ai/models");
       if (opts.json) return console.log(JSON.stringify(res.models, null, 2));
       console.log(
         table(
