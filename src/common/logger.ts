@@ -4,13 +4,22 @@ export type { Logger };
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 
 /**
- * JSON lines on stdout for journald. Synchronous writes: a daemon that is killed or crashes
+ * JSON lines on stdout for journald (or to a file: the demo keeps its console for people). Synchronous writes: a daemon that is killed or crashes
  * must not lose its last log lines (pino #2054); logging is never on a per-sample path, so
  * the cost of a write(2) per line does not matter.
  */
-export function createLogger(level: LogLevel, destination: NodeJS.WritableStream | number = 1): Logger {
+export function createLogger(
+  level: LogLevel,
+  destination: NodeJS.WritableStream | number | string = 1,
+): Logger {
   const stream =
-    typeof destination === "number" ? pino.destination({ dest: destination, sync: true }) : destination;
+    typeof destination === "object"
+      ? destination
+      : pino.destination({
+          dest: destination,
+          sync: true,
+          ...(typeof destination === "string" ? { mkdir: true } : {}),
+        });
   return pino(
     {
       level,

@@ -802,3 +802,4 @@ export type ApiConfig = LineConfig["api"];
 export type RegistryConfig = NonNullable<LineConfig["registry"]>;
 export type ModelKeyConfig = RegistryConfig["key"];
 export type LearningConfig = NonNullable<LineConfig["learning"]>;
+export { sync as syncConfigSchema };

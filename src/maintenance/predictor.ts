@@ -17,7 +17,7 @@ import { extractFeatures, PM_FEATURES, StoreSeries } from "../preprocess/feature
 import type { ModelRegistry } from "../registry/registry.js";
 import { changeAlert, openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
-import type { Signal } from "../twin/machine.js";
+import { type Signal, STATE } from "../twin/machine.js";
 import { rolesOf } from "../twin/whatIf.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
 import { baseValue } from "./forest.js";
@@ -92,6 +92,8 @@ export class Predictor implements Component {
   ticks = 0;
   skippedTicks = 0;
   incompleteWindows = 0;
+  /** Machine windows not scored because the machine was down. */
+  downMachines = 0;
   lastTickMs = 0;
   latest = new Map<number, RiskAssessment>();
 
@@ -202,9 +204,17 @@ export class Predictor implements Component {
       // Tags and statements once per daemon life, not per tick: the config's tags do not change.
       this.#source ??= new StoreSeries(this.#deps.store.db, this.#roles);
       const source = this.#source;
+      // A machine that is down (its state tag says stopped or faulted) is not scored: the model was
+      // trained on running windows only (dataset.ts), and its open alert stands until it clears.
       const machines = this.#deps.line.machines
         .map((m) => m.id)
-        .filter((id) => source.has(id, "vibration_rms"));
+        .filter((id) => source.has(id, "vibration_rms"))
+        .filter((id) => {
+          const state = source.latest(id, "state", now);
+          if (Number.isNaN(state) || state === STATE.running) return true;
+          this.downMachines++;
+          return false;
+        });
       const vectors = machines.map((id) =>
         extractFeatures(
           source,
@@ -415,6 +425,7 @@ export class Predictor implements Component {
         ticks: this.ticks,
         skippedTicks: this.skippedTicks,
         incompleteWindows: this.incompleteWindows,
+        downMachines: this.downMachines,
         lastTickMs: Number(this.lastTickMs.toFixed(1)),
         openAlerts: [...this.#trackers.values()].filter((t) => t.open).length,
         ...(this.#model !== undefined ? { runner: this.#model.runner.health() } : {}),

@@ -6,7 +6,7 @@
 import type { LineConfig } from "../config/schema.js";
 import { qualityOf } from "../connectors/quality.js";
 import type { Store } from "../store/store.js";
-import { SETPOINTS, type Setpoint, type Signal } from "../twin/machine.js";
+import { SETPOINTS, type Setpoint, type Signal, STATE } from "../twin/machine.js";
 import { type MachineState, machineState } from "./decision.js";
 
 export interface LiveValues {
@@ -41,6 +41,10 @@ export function liveStateReader(
       if ((SETPOINTS as readonly string[]).includes(t.role) && t.min !== undefined && t.max !== undefined)
         limits[t.role as Setpoint] = [t.min, t.max];
     }
+    // A stopped or faulted machine is not tuned: the twin would look ahead as if it ran, and a
+    // setpoint change is for the people who restart it to decide.
+    const state = signals.state;
+    if (state !== undefined && state !== STATE.running) return `the machine is not running (state ${state})`;
     const missing = SETPOINTS.filter((sp) => limits[sp] !== undefined && signals[sp] === undefined);
     if (missing.length > 0) return `no good current value for ${missing.join(", ")}`;
     const g = goal.get(now, now) as { pieces: number; s: number; d: number } | undefined;

@@ -83,35 +83,105 @@ export async function generateHistory(o: GenerateOptions): Promise<GenerateSumma
       unit: UNITS[signal] ?? "",
     })),
   );
-  const sink = o.format === "store" ? await storeSink(o.out, tags) : csvSink(o.out, tags);
-  const random = mulberry32(o.seed ^ 0x5bd1e995); // the operators' choices, apart from the machines' own randomness
+  let store: Store | undefined;
+  if (o.format === "store") {
+    store = new Store({ path: o.out, synchronous: "NORMAL" }, silentLogger());
+    store.open();
+  }
+  const sink = store !== undefined ? await storeSink(store, tags) : csvSink(o.out, tags);
+  const operator = o.varySetpoints === false ? undefined : operatorChanges(twin, o.seed, o.intervalS, [2, 8]);
+  const summary = await record(twin, tags, sink, {
+    steps: Math.floor(o.durationS / o.intervalS),
+    intervalS: o.intervalS,
+    beforeStep(step) {
+      if (
+        o.windingFault !== undefined &&
+        step * o.intervalS === Math.ceil(o.windingFault.fromS / o.intervalS) * o.intervalS
+      )
+        for (const id of o.windingFault.machines)
+          twin.machine(id).faults.insulationPerHour = o.windingFault.perHour;
+      operator?.(step);
+    },
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  store?.close();
+  return summary;
+}
+
+/** A tag the twin's recording writes: the machine and twin signal it carries, under its name. */
+export interface RecordedTag {
+  name: string;
+  machine: number;
+  signal: Signal;
+  unit: string;
+}
+
+/**
+ * Writes the hours before now into a line's own store, as its gateway would have buffered them:
+ * the twin (whose clock must start `durationS` before now) is run forward and each tag recorded
+ * under the line's tag names. The demo uses it so a newcomer's first minute already has history
+ * (windows, trends, hours since maintenance); the twin then goes on live from the same state.
+ */
+export async function backfill(
+  store: Store,
+  twin: LineTwin,
+  tags: readonly RecordedTag[],
+  o: { durationS: number; intervalS: number; beforeStep?: (step: number) => void },
+): Promise<GenerateSummary> {
+  return record(twin, tags, await storeSink(store, tags), {
+    steps: Math.floor(o.durationS / o.intervalS),
+    intervalS: o.intervalS,
+    ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
+  });
+}
+
+/**
+ * The operators of a recorded history: each machine's speed, temperature and pressure are moved
+ * every `everyH` hours (drawn in the range), mostly near nominal and sometimes outside the process
+ * window, so a history covers enough of it for calibration to have something to fit. Returns the
+ * step hook for the recording loop.
+ */
+export function operatorChanges(
+  twin: LineTwin,
+  seed: number,
+  intervalS: number,
+  everyH: readonly [number, number],
+): (step: number) => void {
+  const random = mulberry32(seed ^ 0x5bd1e995); // the operators' choices, apart from the machines' own randomness
+  const nextChange = new Map<number, number>([...twin.machines.keys()].map((id) => [id, 0]));
+  return (step) => {
+    for (const [id, m] of twin.machines) {
+      if (step * intervalS < nextChange.get(id)!) continue;
+      m.setSetpoint("speed_setpoint", 20 + random() * 22);
+      m.setSetpoint("temperature_setpoint", 166 + random() * 32);
+      m.setSetpoint("pressure_setpoint", 4.8 + random() * 2.4);
+      nextChange.set(id, step * intervalS + 3_600 * (everyH[0] + random() * (everyH[1] - everyH[0])));
+    }
+  };
+}
+
+/** The one recording loop: step the twin, pass on its events, record every tag at the twin's time. */
+async function record(
+  twin: LineTwin,
+  tags: readonly RecordedTag[],
+  sink: Sink,
+  o: {
+    steps: number;
+    intervalS: number;
+    beforeStep?: (step: number) => void;
+    onProgress?: (doneS: number) => void;
+  },
+): Promise<GenerateSummary> {
   const summary: GenerateSummary = {
     samples: 0,
     failures: 0,
     maintenance: 0,
     events: 0,
-    simulatedHours: o.durationS / 3600,
+    simulatedHours: (o.steps * o.intervalS) / 3600,
     tags: tags.length,
   };
-  const nextChange = new Map<number, number>(o.machineIds.map((id) => [id, 0]));
-  const steps = Math.floor(o.durationS / o.intervalS);
-  for (let step = 1; step <= steps; step++) {
-    if (
-      o.windingFault !== undefined &&
-      step * o.intervalS === Math.ceil(o.windingFault.fromS / o.intervalS) * o.intervalS
-    )
-      for (const id of o.windingFault.machines)
-        twin.machine(id).faults.insulationPerHour = o.windingFault.perHour;
-    if (o.varySetpoints !== false) {
-      for (const [id, m] of twin.machines) {
-        if (step * o.intervalS < nextChange.get(id)!) continue;
-        // An operator's choice: mostly near nominal, sometimes outside the window.
-        m.setSetpoint("speed_setpoint", 20 + random() * 22);
-        m.setSetpoint("temperature_setpoint", 166 + random() * 32);
-        m.setSetpoint("pressure_setpoint", 4.8 + random() * 2.4);
-        nextChange.set(id, step * o.intervalS + 3_600 * (2 + random() * 6));
-      }
-    }
+  for (let step = 1; step <= o.steps; step++) {
+    o.beforeStep?.(step);
     for (const e of twin.step(o.intervalS)) {
       summary.events++;
       if (e.kind === "failure") summary.failures++;
@@ -126,7 +196,7 @@ export async function generateHistory(o: GenerateOptions): Promise<GenerateSumma
     summary.samples += tags.length;
     if (step % 1_000 === 0) o.onProgress?.(step * o.intervalS);
   }
-  o.onProgress?.(steps * o.intervalS);
+  o.onProgress?.(o.steps * o.intervalS);
   await sink.close();
   return summary;
 }
@@ -137,12 +207,8 @@ interface Sink {
   close(): Promise<void>;
 }
 
-async function storeSink(
-  path: string,
-  tags: { name: string; machine: number; unit: string }[],
-): Promise<Sink> {
-  const store = new Store({ path, synchronous: "NORMAL" }, silentLogger());
-  store.open();
+/** Writes into an open store (left open: its owner closes it). */
+async function storeSink(store: Store, tags: readonly RecordedTag[]): Promise<Sink> {
   const rows = store.syncTags(tags);
   const batchSize = 20_000;
   const writer = new SampleWriter(
@@ -165,7 +231,7 @@ async function storeSink(
   return {
     sample(tagIndex, ts, value) {
       // accept() commits a full batch itself; a refused sample would be a lost one, so say so.
-      if (!writer.accept(tagIndex, ts, value, 0)) throw new Error(`the store ${path} refused samples`);
+      if (!writer.accept(tagIndex, ts, value, 0)) throw new Error(`the store ${store.path} refused samples`);
     },
     event(machineId, ts, kind, message, downtimeMin) {
       store.insertMachineEvent({ machineId, ts, kind: kind === "failure" ? "fault" : kind, message });
@@ -187,13 +253,12 @@ async function storeSink(
     async close() {
       await writer.stop();
       store.db.exec(indexSql);
-      store.close();
     },
   };
 }
 
 /** CSV by synchronous 1 MB writes: the generator is one tight loop, and this keeps memory flat. */
-function csvSink(path: string, tags: { name: string; machine: number }[]): Sink {
+function csvSink(path: string, tags: readonly RecordedTag[]): Sink {
   const telemetry = openSync(path, "w");
   const events = openSync(`${path.replace(/\.csv$/i, "")}.events.csv`, "w");
   writeSync(telemetry, "ts,machine,tag,value\n");

@@ -41,6 +41,8 @@ export interface SimPlcOptions {
   tickMs?: number;
   faults?: readonly FaultSpec[];
   repairHours?: number;
+  /** The twin's clock at its start (default now); earlier when a history is recorded first. */
+  startTs?: number;
   /** Where the OPC UA servers keep their certificates (default: <store folder>/sim-plc-pki). */
   pkiDir?: string;
   log?: Logger;
@@ -87,6 +89,7 @@ export class SimPlc {
       machineIds: options.config.machines.map((m) => m.id),
       seed: options.seed ?? 1,
       repairHours: options.repairHours ?? 4,
+      ...(options.startTs !== undefined ? { startTs: options.startTs } : {}),
     });
     for (const f of options.faults ?? []) this.inject(f);
   }

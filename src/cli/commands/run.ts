@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { errorMessage } from "../../common/errors.js";
-import { createLogger } from "../../common/logger.js";
+import { createLogger, type Logger } from "../../common/logger.js";
 import { loadConfigFile } from "../../config/load.js";
 import { Daemon } from "../../daemon/daemon.js";
 
@@ -20,8 +20,15 @@ export function register(program: Command): void {
     });
 }
 
-export async function runDaemon(config: ReturnType<typeof loadConfigFile>): Promise<void> {
-  const log = createLogger(config.logging.level);
+/**
+ * Runs the daemon until SIGTERM/SIGINT, then exits the process. `beforeExit` runs after the
+ * daemon stopped (the demo stops its simulated PLC and broker there).
+ */
+export async function runDaemon(
+  config: ReturnType<typeof loadConfigFile>,
+  log: Logger = createLogger(config.logging.level),
+  beforeExit?: () => Promise<void>,
+): Promise<Daemon> {
   const daemon = new Daemon(config, log);
   let exitCode = 0;
   const shutdown = (reason: string, code: number) => {
@@ -36,10 +43,13 @@ export async function runDaemon(config: ReturnType<typeof loadConfigFile>): Prom
       process.exit(1);
     }, config.daemon.stopTimeoutMs);
     budget.unref();
-    void daemon.stop(reason).finally(() => {
-      clearTimeout(budget);
-      process.exit(exitCode);
-    });
+    void daemon
+      .stop(reason)
+      .then(() => beforeExit?.())
+      .finally(() => {
+        clearTimeout(budget);
+        process.exit(exitCode);
+      });
   };
   process.on("SIGTERM", () => shutdown("SIGTERM", 0));
   process.on("SIGINT", () => shutdown("SIGINT", 0));
@@ -53,4 +63,5 @@ export async function runDaemon(config: ReturnType<typeof loadConfigFile>): Prom
     shutdown("unhandled rejection", 1);
   });
   await daemon.start();
+  return daemon;
 }

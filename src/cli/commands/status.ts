@@ -42,6 +42,7 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `${d.ticks} ticks`,
         `open alerts ${d.openAlerts}`,
         `windows not scored (gaps, or less than a window of data yet) ${d.incompleteWindows}`,
+        `not scored while down ${d.downMachines}`,
       );
   } else if (name === "optimizer") {
     if (d.reason) parts.push(`DISABLED: ${d.reason}`);
