@@ -82,6 +82,7 @@ export class DemoView {
   #whatIf: "todo" | "asking" | "done" = "todo";
   #apiDown = false;
   #plant: MqttClient | undefined;
+  #plantSawLine = false;
   readonly plantReceived = new Map<string, number>();
 
   constructor(o: DemoViewOptions) {
@@ -269,8 +270,11 @@ export class DemoView {
       } catch {
         return;
       }
-      if (kind === "status" && body.state === "online" && this.plantReceived.get(kind) === 1)
-        this.#say("plant", `the plant broker sees the line online (${topic}, retained)`);
+      // The first status may come while the daemon is still starting; say it once it runs.
+      if (kind === "status" && !this.#plantSawLine && (body.state === "online" || body.state === "running")) {
+        this.#plantSawLine = true;
+        this.#say("plant", `the plant sees the line ${String(body.state)} (${topic}, retained)`);
+      }
       if (kind === "alerts")
         this.#say(
           "plant",

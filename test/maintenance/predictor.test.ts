@@ -110,6 +110,21 @@ test("on a held-out twin run with injected bearing wear, HIGH alerts come 24-72 
     count("SELECT count(*) AS n FROM predictions"),
     count("SELECT count(*) AS n FROM outbox WHERE class = 'prediction'"),
   );
+  // A machine under repair (state fault) is not scored: the model never saw such windows.
+  const downtimes = db
+    .prepare("SELECT machine_id AS m, ts AS down FROM machine_events WHERE kind = 'fault'")
+    .all() as { m: number; down: number }[];
+  assert.ok(predictor.downMachines > 0, "ticks during repairs skipped the machine under repair");
+  for (const d of downtimes) {
+    const during = count(
+      `SELECT count(*) AS n FROM predictions WHERE machine_id = ${d.m} AND ts > ${d.down} AND ts < ${d.down + 3 * 3_600_000}`,
+    );
+    assert.equal(
+      during,
+      0,
+      `no prediction for machine ${d.m} in the 3 h after its failure (4 h repair) at ${d.down}`,
+    );
+  }
   const p = predictor.latest.get(2)!;
   for (const key of [
     "machine_id",

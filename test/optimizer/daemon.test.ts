@@ -6,6 +6,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import { listSuggestions } from "../../src/store/suggestions.js";
 import { PlantCommands } from "../../src/sync/commands.js";
+import { STATE } from "../../src/twin/machine.js";
 import { SimPlc } from "../../src/twin/simPlc.js";
 import { runCliToEnd, tempDir, waitFor } from "../helpers.js";
 import { freePort } from "../peers/peers.js";
@@ -20,6 +21,7 @@ const ROLES: [string, string, number, string?][] = [
   ["pressure", "input", 4],
   ["vibration_rms", "input", 6],
   ["good_count", "input", 8],
+  ["state", "input", 10],
 ];
 
 function yaml(modbusPort: number, store: string, mode: string) {
@@ -162,6 +164,24 @@ test("assisted mode on a live line: a suggestion waits, `linepilot approve` writ
   assert.equal(listSuggestions(store, {}).find((s) => s.id === next.id)!.state, "rejected");
   await daemon.optimizer!.applyApproved();
   assert.equal(press.temperatureSetpoint, 199, "a rejected suggestion is never written");
+});
+
+test("a machine that is down (its state tag says fault) gets no suggestion: the twin cannot look ahead for a stopped press", async (t) => {
+  const { daemon, api, press } = await line(t, "assisted");
+  press.state = STATE.fault;
+  await waitFor(
+    async () => {
+      const tags = (await (await fetch(`${api}/tags`)).json()) as { tags: { name: string; value: number }[] };
+      return tags.tags.find((x) => x.name === "press8.state")?.value === STATE.fault;
+    },
+    10_000,
+    "the fault seen by the daemon",
+  );
+  assert.deepEqual(await daemon.optimizer!.decideOnce(), []);
+  assert.deepEqual(daemon.optimizer!.health().details.lastDecision, {
+    8: "the machine is not running (state 3)",
+  });
+  assert.equal(listSuggestions(daemon.store!, {}).length, 0);
 });
 
 test("autonomous mode writes within 10 % without approval; `linepilot mode assisted` stops that at once and is audited", async (t) => {
