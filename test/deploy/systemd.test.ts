@@ -32,6 +32,14 @@ test("the per-line unit passes systemd-analyze verify, runs as Type=notify with 
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
   ])
     assert.ok(UNIT.split("\n").includes(line), line);
+  // Secrets are optional credentials: a name searched in the credstore is skipped when absent (an
+  // absolute path would fail the start), so a line without a broker password needs no empty file.
+  const credentials = UNIT.split("\n").filter((l) => l.startsWith("LoadCredential="));
+  assert.deepEqual(
+    credentials.map((l) => l.slice("LoadCredential=".length).split(":")[0]),
+    ["mqtt-password", "linepilot-model-key", "api-token"],
+  );
+  for (const l of credentials) assert.match(l, /^LoadCredential=[\w-]+:linepilot-%i\.[\w-]+$/, l);
   const security = spawnSync("systemd-analyze", ["security", "--offline=yes", file], { encoding: "utf8" });
   const score = Number(/Overall exposure level for \S+: (\d+\.\d+)/.exec(security.stdout)?.[1]);
   assert.ok(score <= 2.5, `exposure ${score} (0 is best, 10 worst):\n${security.stdout.slice(-800)}`);

@@ -60,7 +60,7 @@ test("npm run package builds a .deb that lintian passes without errors and that 
     0o750,
     "postinst made the state folder",
   );
-  assert.ok(existsSync(join(root, "etc/linepilot/credentials")));
+  assert.equal(statSync(join(root, "etc/credstore")).mode & 0o777, 0o700, "the credstore, root only");
 
   const linepilot = join(root, "usr/bin/linepilot");
   const version = run(linepilot, ["--version"]);
