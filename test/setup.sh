@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real peers, when they are missing:
 #   socat            pseudo-terminal pairs (Modbus RTU) and a datagram listener (systemd notify)
-#   python3-pymodbus an independent Modbus implementation (Debian's /usr/bin/python3)
+#   python3-pymodbus an independent Modbus implementation (Debian's /usr/bin/python3); its server
+#                    imports serial_asyncio, which Debian only recommends: python3-serial-asyncio
 #   mosquitto        a real MQTT broker
 #   libsystemd-dev   headers for the sd-notify addon (built by npm ci; optional at run time)
 #   openssl          a test CA and certificates for MQTT over TLS
@@ -14,6 +15,7 @@ missing=()
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || missing+=(python3-pymodbus)
+/usr/bin/python3 -c 'import serial_asyncio' >/dev/null 2>&1 || missing+=(python3-serial-asyncio)
 [ -f /usr/include/systemd/sd-daemon.h ] || missing+=(libsystemd-dev)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
