@@ -40,3 +40,7 @@ const code = await main(process.argv);
 // `run` keeps the process alive through its servers; every other command ends here.
 const longRunning = ["run", "demo", "sim-plc"].includes(process.argv[2] ?? "");
 if (code !== EXIT.ok || !longRunning) process.exitCode = code;
+// A long-running command that failed to start has stopped what it started (each part within its
+// budget); whatever a library still holds open (a server's linger, a worker) must not keep a
+// failed service alive for systemd or a technician's terminal.
+if (code !== EXIT.ok && longRunning) process.exit(code);

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import test from "node:test";
 import Database from "better-sqlite3";
@@ -105,4 +106,24 @@ test("the demo refuses to empty a store it did not make", async (t) => {
   assert.match(refused.stderr, /LP_ERR_USAGE.*holds a store the demo did not make/);
   assert.equal(readFileSync(store, "utf8"), "", "nothing touched");
   assert.ok(!existsSync(join(dir, "state/.linepilot-demo")));
+});
+
+test("a demo whose daemon cannot start (its API port taken) says why, stops its simulated PLC and exits 1", async (t) => {
+  const dir = tempDir(t);
+  const config = await demoConfig(dir);
+  const yaml = readFileSync(config, "utf8");
+  const apiPort = Number(/api:\n {2}host: [\d.]+\n {2}port: (\d+)/.exec(yaml)![1]);
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(apiPort, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const demo = await runCliToEnd(["demo", "--config", config, "--mqtt-port", "0"]);
+  assert.equal(demo.code, 1, demo.stdout + demo.stderr);
+  assert.match(demo.stderr, /EADDRINUSE/);
+  const modbusPort = Number(/modbus-tcp:\/\/127\.0\.0\.1:(\d+)/.exec(demo.stdout)![1]);
+  const again = createServer();
+  await new Promise<void>((resolve, reject) => {
+    again.once("error", reject);
+    again.listen(modbusPort, "127.0.0.1", resolve);
+  });
+  await new Promise<void>((resolve) => again.close(() => resolve()));
 });

@@ -107,11 +107,19 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     plant: { url: config.sync!.url, topicPrefix: topicPrefixOf(config) },
     whatIf: { scenario: "speed +15%", horizonH: 8 },
   });
-  await runDaemon(config, log, async () => {
+  const stopPeers = async () => {
     await view.stop();
     await demo.plc.stop();
     await broker?.close();
-  });
+  };
+  try {
+    await runDaemon(config, log, stopPeers);
+  } catch (error) {
+    // A daemon that cannot start (a port in use, say) must not leave the simulated PLC and the
+    // broker holding the process open: stop them, and let the CLI print the error.
+    await stopPeers();
+    throw error;
+  }
   view.start();
 }
 
