@@ -107,6 +107,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     plant: { url: config.sync!.url, topicPrefix: topicPrefixOf(config) },
     whatIf: { scenario: "speed +15%", horizonH: 8 },
   });
+  // The console goes quiet first: while the daemon stops, its API is going away on purpose.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void view.stop());
   const stopPeers = async () => {
     await view.stop();
     await demo.plc.stop();
