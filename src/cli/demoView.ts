@@ -8,44 +8,8 @@ import mqtt, { type MqttClient } from "mqtt";
 import { errorMessage } from "../common/errors.js";
 import type { LineConfig } from "../config/schema.js";
 import type { ScenarioResult } from "../twin/scenario.js";
+import type { AlertAnswer, PredictionAnswer, SuggestionAnswer, TagAnswer } from "./answers.js";
 import { apiGet, apiPost } from "./apiClient.js";
-
-interface TagRow {
-  name: string;
-  machine: number;
-  unit: string;
-  value: number | null;
-  quality: string;
-}
-interface PredictionRow {
-  machine_id: number;
-  risk_level: string;
-  failure_probability: number;
-  reasons: { text: string }[];
-  recommended_action: string | null;
-}
-interface AlertRow {
-  id: number;
-  machine_id: number;
-  severity: string;
-  state: string;
-  details: {
-    failure_probability?: number;
-    reasons?: { text: string }[];
-    recommended_action?: string;
-    reason?: string;
-    escalated?: boolean;
-  };
-}
-interface SuggestionRow {
-  id: number;
-  machineId: number;
-  state: string;
-  changes: { tag: string; from: number; to: number; percent: number }[];
-  reason: string;
-  decidedBy: string | null;
-  outcome: string | null;
-}
 
 export interface DemoViewOptions {
   /** The daemon's API base URL (http://... or unix:...). */
@@ -136,7 +100,7 @@ export class DemoView {
   }
 
   async #tags(): Promise<void> {
-    const { tags } = await apiGet<{ tags: TagRow[] }>(this.#o.api, "/tags");
+    const { tags } = await apiGet<{ tags: TagAnswer[] }>(this.#o.api, "/tags");
     for (const t of tags) {
       if (this.#roles.get(t.name) !== "state" || t.value === null) continue;
       const state = this.#stateNames.get(t.name)?.[String(t.value)] ?? String(t.value);
@@ -162,7 +126,7 @@ export class DemoView {
 
   async #predictions(): Promise<void> {
     const machines = this.#machineNames.size;
-    const { predictions } = await apiGet<{ predictions: PredictionRow[] }>(
+    const { predictions } = await apiGet<{ predictions: PredictionAnswer[] }>(
       this.#o.api,
       `/ai/predictions?limit=${machines}`,
     );
@@ -186,7 +150,7 @@ export class DemoView {
   }
 
   async #alertsRound(): Promise<void> {
-    const { alerts } = await apiGet<{ alerts: AlertRow[] }>(this.#o.api, "/ai/alerts?all=1");
+    const { alerts } = await apiGet<{ alerts: AlertAnswer[] }>(this.#o.api, "/ai/alerts?all=1");
     for (const a of [...alerts].reverse()) {
       const seen = `${a.severity}/${a.state}/${a.details.escalated === true}`;
       if (this.#alerts.get(a.id) === seen) continue;
@@ -207,7 +171,7 @@ export class DemoView {
   }
 
   async #suggestionsRound(): Promise<void> {
-    const { suggestions } = await apiGet<{ suggestions: SuggestionRow[] }>(
+    const { suggestions } = await apiGet<{ suggestions: SuggestionAnswer[] }>(
       this.#o.api,
       "/ai/suggestions?all=1",
     );

@@ -1,27 +1,12 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
+import type { AlertAnswer } from "../answers.js";
 import { apiBaseUrl, apiGet, apiPost, withApiOptions } from "../apiClient.js";
 import { parseInteger, table } from "../output.js";
 
 export const help = `Open (and acknowledged) alerts with their machine, probability and main reason;
 --all includes cleared ones. 'alerts ack ID' acknowledges one: it is recorded, with who, in the
 audit log and sent to the plant; the alert stays until the risk has cleared.`;
-
-interface AlertRow {
-  id: number;
-  machine_id: number;
-  severity: string;
-  state: string;
-  opened_at: string;
-  acknowledged_by: string | null;
-  details: {
-    failure_probability?: number;
-    reasons?: { text: string }[];
-    recommended_action?: string;
-    reason?: string;
-    escalated?: boolean;
-  };
-}
 
 export function register(program: Command): void {
   const alerts = withApiOptions(program.command("alerts"))
@@ -30,7 +15,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config?: string; api?: string; all?: boolean; json?: boolean }) => {
-      const res = await apiGet<{ alerts: AlertRow[] }>(
+      const res = await apiGet<{ alerts: AlertAnswer[] }>(
         apiBaseUrl(opts),
         `/ai/alerts${opts.all ? "?all=1" : ""}`,
       );

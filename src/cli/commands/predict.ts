@@ -1,20 +1,11 @@
 import type { Command } from "commander";
+import type { PredictionAnswer } from "../answers.js";
 import { apiBaseUrl, apiGet } from "../apiClient.js";
 import { parseInteger } from "../output.js";
 
 export const help = `The latest failure-risk assessment of a machine (SPEC.md section 4): risk level, probability,
 confidence, recommended action and the reasons (TreeSHAP contributions of the features, and any
 rule that fired).`;
-
-interface Prediction {
-  machine_id: number;
-  ts: string;
-  risk_level: string;
-  failure_probability: number;
-  confidence: number;
-  recommended_action: string;
-  reasons: { text: string }[];
-}
 
 export function register(program: Command): void {
   program
@@ -26,7 +17,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { machine: number; config?: string; api?: string; json?: boolean }) => {
-      const res = await apiGet<{ predictions: Prediction[] }>(
+      const res = await apiGet<{ predictions: PredictionAnswer[] }>(
         apiBaseUrl(opts),
         `/ai/predictions?machine=${opts.machine}&limit=1`,
       );

@@ -1,6 +1,6 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
-import type { Suggestion } from "../../store/suggestions.js";
+import type { SuggestionAnswer } from "../answers.js";
 import { apiBaseUrl, apiGet, apiPost, withApiOptions } from "../apiClient.js";
 import { parseInteger, table } from "../output.js";
 
@@ -13,8 +13,6 @@ ID' drops it. Both are recorded, with who, in the audit log and sent to the plan
   linepilot approve 12 --note "checked with the shift lead"
   linepilot reject 13`;
 
-type Row = Omit<Suggestion, "createdAt" | "expiresAt"> & { createdAt: string; expiresAt: string };
-
 export function register(program: Command): void {
   withApiOptions(program.command("suggestions"))
     .description("list the optimizer's pending suggestions with their expected effect")
@@ -22,7 +20,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config?: string; api?: string; all?: boolean; json?: boolean }) => {
-      const res = await apiGet<{ suggestions: Row[] }>(
+      const res = await apiGet<{ suggestions: SuggestionAnswer[] }>(
         apiBaseUrl(opts),
         `/ai/suggestions${opts.all ? "?all=1" : ""}`,
       );

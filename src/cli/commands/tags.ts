@@ -1,21 +1,10 @@
 import type { Command } from "commander";
+import type { TagAnswer } from "../answers.js";
 import { apiBaseUrl, apiGet } from "../apiClient.js";
 import { parseInteger, table } from "../output.js";
 
 export const help = `Lists every tag's live value with its quality (good, uncertain, bad, none), the
 status code behind a bad value and its age. --machine filters by machine id.`;
-
-interface TagsResponse {
-  tags: {
-    name: string;
-    machine: number;
-    unit: string;
-    value: number | null;
-    quality: string;
-    status: string | null;
-    ageMs: number | null;
-  }[];
-}
 
 export function register(program: Command): void {
   program
@@ -27,7 +16,7 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config?: string; api?: string; machine?: number; json?: boolean }) => {
-      const res = await apiGet<TagsResponse>(apiBaseUrl(opts), "/tags");
+      const res = await apiGet<{ tags: TagAnswer[] }>(apiBaseUrl(opts), "/tags");
       const tags = res.tags.filter((t) => opts.machine === undefined || t.machine === opts.machine);
       if (opts.json) return console.log(JSON.stringify(tags, null, 2));
       const rows = tags.map((t) => [
