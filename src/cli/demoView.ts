@@ -23,11 +23,8 @@ export interface DemoViewOptions {
   print?: (line: string) => void;
 }
 
-const SHOWN_ROLES = [
-  ["speed", "spm"],
-  ["vibration_rms", "mm/s"],
-  ["process_temperature", "°C"],
-] as const;
+/** The signals the tags line shows per machine (each with its tag's own unit). */
+const SHOWN_ROLES = ["speed", "vibration_rms", "process_temperature"] as const;
 
 export class DemoView {
   readonly #o: DemoViewOptions;
@@ -115,9 +112,11 @@ export class DemoView {
     this.#lastTagsAt = Date.now();
     const good = tags.filter((t) => t.quality === "good").length;
     const perMachine = [...this.#machineNames.keys()].map((id) => {
-      const values = SHOWN_ROLES.flatMap(([role, unit]) => {
+      const values = SHOWN_ROLES.flatMap((role) => {
         const tag = tags.find((t) => t.machine === id && this.#roles.get(t.name) === role);
-        return tag?.value == null ? [] : [`${tag.value.toFixed(role === "vibration_rms" ? 2 : 1)} ${unit}`];
+        return tag?.value == null
+          ? []
+          : [`${tag.value.toFixed(role === "vibration_rms" ? 2 : 1)} ${tag.unit}`];
       });
       return `${this.#machine(id)}: ${values.join(", ")}`;
     });
