@@ -18,9 +18,7 @@ export interface DemoViewOptions {
   /** The plant broker and the line's topic prefix, when the line syncs. */
   plant?: { url: string; topicPrefix: string };
   /** The what-if asked once, when the history is in. */
-  whatIf: { scenario: string; machines?: number[]; horizonH: number };
-  pollMs?: number;
-  print?: (line: string) => void;
+  whatIf: { scenario: string; horizonH: number };
 }
 
 /** The signals the tags line shows per machine (each with its tag's own unit). */
@@ -28,7 +26,6 @@ const SHOWN_ROLES = ["speed", "vibration_rms", "process_temperature"] as const;
 
 export class DemoView {
   readonly #o: DemoViewOptions;
-  readonly #print: (line: string) => void;
   readonly #started = Date.now();
   readonly #machineNames: Map<number, string>;
   readonly #roles: Map<string, string>;
@@ -44,11 +41,9 @@ export class DemoView {
   #apiDown = false;
   #plant: MqttClient | undefined;
   #plantSawLine = false;
-  readonly plantReceived = new Map<string, number>();
 
   constructor(o: DemoViewOptions) {
     this.#o = o;
-    this.#print = o.print ?? ((line) => console.log(line));
     this.#machineNames = new Map(o.line.machines.map((m) => [m.id, m.name ?? `machine ${m.id}`]));
     this.#roles = new Map(o.line.tags.filter((t) => t.role !== undefined).map((t) => [t.name, t.role!]));
     this.#stateNames = new Map(
@@ -58,18 +53,21 @@ export class DemoView {
 
   start(): void {
     if (this.#o.plant !== undefined) this.#subscribePlant(this.#o.plant);
-    this.#timer = setInterval(() => void this.poll(), this.#o.pollMs ?? 2_000);
+    this.#timer = setInterval(() => void this.poll(), 2_000);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#plant?.endAsync(true);
+    // Called on Ctrl-C and again once the daemon stopped: the second call finds nothing to end.
+    const plant = this.#plant;
+    this.#plant = undefined;
+    await plant?.endAsync(true);
   }
 
   #say(kind: string, text: string): void {
     const s = Math.floor((Date.now() - this.#started) / 1000);
     const clock = `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
-    this.#print(`[${clock}] ${kind.padEnd(10)} ${text}`);
+    console.log(`[${clock}] ${kind.padEnd(10)} ${text}`);
   }
 
   #machine(id: number): string {
@@ -196,7 +194,7 @@ export class DemoView {
       const r = await apiPost<ScenarioResult>(
         this.#o.api,
         "/ai/simulate",
-        { scenario: w.scenario, horizonH: w.horizonH, ...(w.machines ? { machines: w.machines } : {}) },
+        { scenario: w.scenario, horizonH: w.horizonH },
         60_000,
       );
       const pct = (a: number, b: number) => `${a >= b ? "+" : ""}${(((a - b) / b) * 100).toFixed(1)} %`;
@@ -226,7 +224,6 @@ export class DemoView {
     );
     client.on("message", (topic, payload) => {
       const kind = topic.slice(plant.topicPrefix.length + 1);
-      this.plantReceived.set(kind, (this.plantReceived.get(kind) ?? 0) + 1);
       let body: Record<string, unknown> = {};
       try {
         body = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;

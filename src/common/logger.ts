@@ -4,9 +4,9 @@ export type { Logger };
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 
 /**
- * JSON lines on stdout for journald (or to a file: the demo keeps its console for people). Synchronous writes: a daemon that is killed or crashes
- * must not lose its last log lines (pino #2054); logging is never on a per-sample path, so
- * the cost of a write(2) per line does not matter.
+ * JSON lines on stdout for journald, or to a file (the demo keeps its console for people).
+ * Synchronous writes: a daemon that is killed or crashes must not lose its last log lines
+ * (pino #2054); logging is never on a per-sample path, so a write(2) per line does not matter.
  */
 export function createLogger(
   level: LogLevel,

@@ -9,7 +9,47 @@ import type { Logger } from "../common/logger.js";
 import type { TagConfig } from "../config/schema.js";
 import type { SampleWriter } from "../store/sampleWriter.js";
 import type { Store } from "../store/store.js";
+import { STATE } from "../twin/machine.js";
 import { qualityOf } from "./quality.js";
+
+/**
+ * Per machine, the values of its state tag that mean it is running: the ones the tag's YAML
+ * enumeration names `running`, or null when the tag has no enumeration (then nothing says the
+ * machine is down). A line's own encoding decides, not the twin's: a PLC may count running as 2.
+ */
+export type RunningStates = ReadonlyMap<number, ReadonlySet<number> | null>;
+
+export function runningStates(tags: readonly TagConfig[]): RunningStates {
+  const running = new Map<number, ReadonlySet<number> | null>();
+  for (const tag of tags) {
+    if (tag.role !== "state") continue;
+    const states = tag.events?.type === "enum" ? Object.entries(tag.events.states) : undefined;
+    running.set(
+      tag.machine,
+      states === undefined
+        ? null
+        : new Set(states.filter(([, name]) => name === "running").map(([v]) => Number(v))),
+    );
+  }
+  return running;
+}
+
+/**
+ * Whether a machine is down (stopped, faulted) by its state value: a model trained on running
+ * windows has nothing to say then, and the optimizer nothing to tune. An unknown value (no state
+ * tag, no good reading) is not "down". A machine without a configured state tag follows the
+ * twin's encoding (a generated history's m<id>.state: 1 is running).
+ */
+export function isDown(
+  running: RunningStates | undefined,
+  machine: number,
+  state: number | undefined,
+): boolean {
+  if (state === undefined || Number.isNaN(state)) return false;
+  const values = running?.get(machine);
+  if (values === undefined) return state !== STATE.running;
+  return values !== null && !values.has(Math.round(state));
+}
 
 type Rule =
   | { type: "enum"; tag: TagConfig; states: Map<number, string> }

@@ -3,6 +3,7 @@
  * own labelled history, and both the candidate and the active model scored on the same
  * time-ordered holdout (the most recent part of the history, never seen by the candidate).
  */
+import type { RunningStates } from "../connectors/machineEvents.js";
 import { forestToOnnx, onnxToForest } from "../inference/onnxModel.js";
 import type { AlertSettings } from "../maintenance/alertPolicy.js";
 import { buildDataset } from "../maintenance/dataset.js";
@@ -19,6 +20,7 @@ export interface CandidateOptions {
   alerts: AlertSettings;
   fromTs?: number;
   roles?: ReadonlyMap<string, Signal>;
+  running?: RunningStates;
   name: string;
   version: string;
 }
@@ -37,6 +39,7 @@ export function trainCandidate(db: Db, activeModel: Uint8Array, o: CandidateOpti
     strideMin: o.strideMin,
     ...(o.fromTs !== undefined ? { fromTs: o.fromTs } : {}),
     ...(o.roles !== undefined ? { roles: o.roles } : {}),
+    ...(o.running !== undefined ? { running: o.running } : {}),
   });
   const { train, holdout, cut } = splitByTime(data, o.holdoutFraction);
   const positives = train.filter((s) => s.y === 1).length;

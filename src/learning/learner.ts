@@ -14,6 +14,7 @@ import { Cron } from "croner";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LearningConfig, LineConfig } from "../config/schema.js";
+import { runningStates } from "../connectors/machineEvents.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 import { DEFAULT_ALERTS } from "../maintenance/alertPolicy.js";
 import { PM_MODEL_NAME } from "../maintenance/predictor.js";
@@ -203,6 +204,7 @@ export class Learner implements Component {
         alerts: this.#deps.line.maintenance?.alerts ?? DEFAULT_ALERTS,
         fromTs: now - this.#cfg.historyDays * 86_400_000,
         roles: rolesOf(this.#deps.line),
+        running: runningStates(this.#deps.line.tags),
         name: PM_MODEL_NAME,
         version,
       });

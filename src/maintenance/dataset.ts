@@ -5,6 +5,7 @@
  * no failure seen (we cannot know), are left out.
  */
 
+import { isDown, type RunningStates } from "../connectors/machineEvents.js";
 import {
   DEFAULT_WINDOW,
   extractFeatures,
@@ -29,6 +30,8 @@ export interface DatasetOptions {
   strideMin: number;
   window?: WindowSettings;
   roles?: ReadonlyMap<string, Signal>;
+  /** The line's running state values (its YAML); without them, the twin's encoding. */
+  running?: RunningStates;
   /** Only windows from this time on (continuous learning's history limit). */
   fromTs?: number;
   onProgress?: (done: number, total: number) => void;
@@ -70,8 +73,7 @@ export function buildDataset(db: Db, o: DatasetOptions): Dataset {
     for (let ts = first; ts <= range.b; ts += strideMs) {
       done++;
       if (done % 500 === 0) o.onProgress?.(done, total);
-      const state = source.latest(machine, "state", ts);
-      if (!Number.isNaN(state) && state !== 1) continue; // down: nothing to predict
+      if (isDown(o.running, machine, source.latest(machine, "state", ts))) continue; // nothing to predict
       const next = own.find((f) => f > ts);
       const hoursToFailure = next === undefined ? Number.POSITIVE_INFINITY : (next - ts) / 3_600_000;
       if (next === undefined && range.b - ts < o.horizonH * 3_600_000) continue; // censored

@@ -10,6 +10,7 @@
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, MaintenanceConfig } from "../config/schema.js";
+import { isDown, type RunningStates, runningStates } from "../connectors/machineEvents.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
 import { onnxToForest } from "../inference/onnxModel.js";
@@ -17,7 +18,7 @@ import { extractFeatures, PM_FEATURES, StoreSeries } from "../preprocess/feature
 import type { ModelRegistry } from "../registry/registry.js";
 import { changeAlert, openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
-import { type Signal, STATE } from "../twin/machine.js";
+import type { Signal } from "../twin/machine.js";
 import { rolesOf } from "../twin/whatIf.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
 import { baseValue } from "./forest.js";
@@ -80,6 +81,7 @@ export class Predictor implements Component {
   readonly #log: Logger;
   readonly #trackers = new Map<number, AlertTracker>();
   readonly #roles: Map<string, Signal>;
+  readonly #running: RunningStates;
   #model: LoadedModel | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
@@ -102,6 +104,7 @@ export class Predictor implements Component {
     this.#deps = deps;
     this.#log = deps.log.child({ component: "maintenance" });
     this.#roles = rolesOf(deps.line);
+    this.#running = runningStates(deps.line.tags);
   }
 
   async start(): Promise<void> {
@@ -208,14 +211,10 @@ export class Predictor implements Component {
       // trained on running windows only (dataset.ts), and its open alert stands until it clears.
       const machines = this.#deps.line.machines
         .map((m) => m.id)
-        .filter((id) => source.has(id, "vibration_rms"))
-        .filter((id) => {
-          const state = source.latest(id, "state", now);
-          if (Number.isNaN(state) || state === STATE.running) return true;
-          this.downMachines++;
-          return false;
-        });
-      const vectors = machines.map((id) =>
+        .filter((id) => source.has(id, "vibration_rms"));
+      const up = machines.filter((id) => !isDown(this.#running, id, source.latest(id, "state", now)));
+      this.downMachines += machines.length - up.length;
+      const vectors = up.map((id) =>
         extractFeatures(
           source,
           id,

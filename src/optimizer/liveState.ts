@@ -4,9 +4,10 @@
  * goal (the goal's good pieces not yet made, split evenly over the tuned machines).
  */
 import type { LineConfig } from "../config/schema.js";
+import { isDown, runningStates } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
 import type { Store } from "../store/store.js";
-import { SETPOINTS, type Setpoint, type Signal, STATE } from "../twin/machine.js";
+import { SETPOINTS, type Setpoint, type Signal } from "../twin/machine.js";
 import { type MachineState, machineState } from "./decision.js";
 
 export interface LiveValues {
@@ -22,6 +23,7 @@ export function liveStateReader(
   tuned: ReadonlyMap<number, unknown>,
 ): (machineId: number, now: number) => MachineState | string {
   const index = new Map(line.tags.map((t, i) => [t.name, i]));
+  const running = runningStates(line.tags);
   const goal = store.db.prepare(
     "SELECT target_pieces AS pieces, starts_at AS s, due_at AS d FROM production_goals WHERE status = 'active' AND starts_at <= ? AND due_at > ? ORDER BY due_at LIMIT 1",
   );
@@ -43,8 +45,8 @@ export function liveStateReader(
     }
     // A stopped or faulted machine is not tuned: the twin would look ahead as if it ran, and a
     // setpoint change is for the people who restart it to decide.
-    const state = signals.state;
-    if (state !== undefined && state !== STATE.running) return `the machine is not running (state ${state})`;
+    if (isDown(running, machineId, signals.state))
+      return `the machine is not running (state ${signals.state})`;
     const missing = SETPOINTS.filter((sp) => limits[sp] !== undefined && signals[sp] === undefined);
     if (missing.length > 0) return `no good current value for ${missing.join(", ")}`;
     const g = goal.get(now, now) as { pieces: number; s: number; d: number } | undefined;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../src/common/logger.js";
 import { parseConfig } from "../../src/config/load.js";
-import { MachineEventDeriver } from "../../src/connectors/machineEvents.js";
+import { isDown, MachineEventDeriver, runningStates } from "../../src/connectors/machineEvents.js";
 import { STATUS } from "../../src/connectors/quality.js";
 import { SampleWriter } from "../../src/store/sampleWriter.js";
 import { Store } from "../../src/store/store.js";
@@ -62,4 +62,29 @@ test("state enumerations and alarm bit masks become machine_events; bad readings
     { ts: 12, kind: "alarm_cleared", code: 0, message: "motor over-temperature" },
     { ts: 13, kind: "alarm_cleared", code: 2, message: "lubrication low" },
   ]);
+});
+
+test("a machine is down by its own line's encoding: the values its state enumeration names running", () => {
+  const config = parseConfig(
+    `version: 1
+line: { enterprise: acme, site: lyon, area: assembly, name: enc-line }
+machines: [{ id: 1, name: P1 }, { id: 2, name: P2 }, { id: 3, name: P3 }]
+connections: [{ id: plc, protocol: modbus-tcp, host: 127.0.0.1, port: 1 }]
+tags:
+  - { name: m1.state, machine: 1, role: state, connection: plc, modbus: { area: input, address: 0 }, events: { type: enum, states: { "1": idle, "2": running, "4": fault } } }
+  - { name: m2.state, machine: 2, role: state, connection: plc, modbus: { area: input, address: 1 } }
+store: { path: /tmp/unused.db }
+`,
+    "/tmp/enc-line.yaml",
+  );
+  const running = runningStates(config.tags);
+  assert.equal(isDown(running, 1, 2), false, "2 is this PLC's running");
+  assert.equal(isDown(running, 1, 1), true, "1 is idle here, not running");
+  assert.equal(isDown(running, 1, 4), true);
+  assert.equal(isDown(running, 1, Number.NaN), false, "no good reading says nothing");
+  assert.equal(isDown(running, 2, 0), false, "a state tag without an enumeration never says down");
+  // No configured state tag (a generated history's m3.state): the twin's encoding, 1 = running.
+  assert.equal(isDown(running, 3, 1), false);
+  assert.equal(isDown(running, 3, 3), true);
+  assert.equal(isDown(undefined, 1, 3), true);
 });

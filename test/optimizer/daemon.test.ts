@@ -21,7 +21,7 @@ const ROLES: [string, string, number, string?][] = [
   ["pressure", "input", 4],
   ["vibration_rms", "input", 6],
   ["good_count", "input", 8],
-  ["state", "input", 10],
+  ["state", "input", 10, 'events: { type: enum, states: { "0": stop, "1": running, "3": fault } }'],
 ];
 
 function yaml(modbusPort: number, store: string, mode: string) {

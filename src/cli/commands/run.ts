@@ -28,7 +28,7 @@ export async function runDaemon(
   config: ReturnType<typeof loadConfigFile>,
   log: Logger = createLogger(config.logging.level),
   beforeExit?: () => Promise<void>,
-): Promise<Daemon> {
+): Promise<void> {
   const daemon = new Daemon(config, log);
   let exitCode = 0;
   const shutdown = (reason: string, code: number) => {
@@ -63,5 +63,4 @@ export async function runDaemon(
     shutdown("unhandled rejection", 1);
   });
   await daemon.start();
-  return daemon;
 }
