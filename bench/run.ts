@@ -10,6 +10,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import mqtt from "mqtt";
 import { silentLogger } from "../src/common/logger.js";
+import { mulberry32 } from "../src/common/random.js";
 import { parseConfig } from "../src/config/load.js";
 import { ModelRunner } from "../src/inference/engine.js";
 import { trainInWorker } from "../src/learning/learningWorker.js";
@@ -24,7 +25,7 @@ import { Store } from "../src/store/store.js";
 import { PlantSync } from "../src/sync/plantSync.js";
 import { DemoPlc } from "../src/twin/demoPlc.js";
 import { generateHistory } from "../src/twin/generate.js";
-import { DEFAULT_PARAMS, mulberry32 } from "../src/twin/machine.js";
+import { DEFAULT_PARAMS } from "../src/twin/machine.js";
 import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
 import { CLI, driftedLine, lineYaml, ROOT } from "../test/helpers.js";
 

@@ -33,6 +33,14 @@ export function parseInteger(value: string): number {
   return Number.parseInt(value, 10);
 }
 
+/** Option parser for decimal numbers ("0.3", "-2.5e3"): anything else is a usage error. */
+export function parseNumber(value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new InvalidArgumentError(`expected a number, found "${value}"`);
+  return n;
+}
+
 const UNIT_MS: Record<string, number> = {
   ms: 1,
   s: 1_000,

@@ -5,7 +5,7 @@
  */
 import { Cron } from "croner";
 import { z } from "zod";
-import { SIGNALS } from "../twin/machine.js";
+import { ROLE_PATTERN, STANDARD_ROLES } from "../line/vocabulary.js";
 
 /** The newest config file version this build reads. Older versions are migrated in memory by load.ts. */
 export const CONFIG_VERSION = 1;
@@ -32,6 +32,11 @@ const secretRef = z
   .describe("A secret reference: ${env:NAME}, ${file:/absolute/path} or ${credential:NAME}");
 
 const durationMs = (min: number, max: number) => z.int().min(min).max(max);
+
+/** A tag role: a standard one (listed in docs/line-vocabulary.md) or the line's own lower-case name. */
+const role = z.string().regex(ROLE_PATTERN, {
+  error: `a role: lower-case letters, digits and '_' (standard roles: ${STANDARD_ROLES.slice(0, 12).join(", ")}, ...)`,
+});
 
 /** Why a cron expression is not one croner accepts, or undefined when it is. */
 export function cronProblem(expression: string): string | undefined {
@@ -214,11 +219,16 @@ const tag = z.strictObject({
   min: z.number().optional().describe("Absolute minimum for writes (safety envelope)"),
   max: z.number().optional().describe("Absolute maximum for writes (safety envelope)"),
   events: machineEvents.optional(),
-  role: z
-    .enum(SIGNALS)
+  role: role
     .optional()
     .describe(
-      "What the tag measures, in the digital twin's words (speed, process_temperature, piece_count, ...): used by calibration, what-if scenarios and the simulated PLC",
+      "What the tag measures (speed, flow, bearing_temperature, vibration_rms, ... or the line's own name): names its features, and is what rules, calibration and the optimizer look for",
+    ),
+  modelInput: z
+    .boolean()
+    .optional()
+    .describe(
+      "Feed this numeric tag to the machine's models even without a role (its features are named after the tag); default: every tag with a signal role",
     ),
 });
 
@@ -388,7 +398,21 @@ const maintenance = z
       .describe("A model that takes longer is restarted and the tick skipped"),
     window: z
       .strictObject({
-        minutes: z.number().min(1).max(240).default(5),
+        minutes: z
+          .number()
+          .min(1)
+          .max(10_080)
+          .default(5)
+          .describe("The window each feature summarises; training and scoring use the same"),
+        stepMs: durationMs(1_000, 86_400_000)
+          .default(60_000)
+          .describe("The grid the window is resampled to (the tags' typical interval or coarser)"),
+        baselineH: z
+          .number()
+          .min(1)
+          .max(8_760)
+          .default(24)
+          .describe("The span a window's `dev` features compare it with (drift from its own normal)"),
         maxGapMs: durationMs(1_000, 3_600_000)
           .default(180_000)
           .describe("Longer stretches of Bad samples mark the window incomplete"),
@@ -397,7 +421,14 @@ const maintenance = z
           .describe("A value that did not change (no new sample, none Bad) stays valid this long"),
         fill: z.enum(["linear", "locf"]).default("linear"),
       })
-      .default({ minutes: 5, maxGapMs: 180_000, holdMs: 21_600_000, fill: "linear" }),
+      .default({
+        minutes: 5,
+        stepMs: 60_000,
+        baselineH: 24,
+        maxGapMs: 180_000,
+        holdMs: 21_600_000,
+        fill: "linear",
+      }),
     alerts: z
       .strictObject({
         medium: z.number().min(0).max(1).default(0.3),
@@ -415,10 +446,52 @@ const maintenance = z
         clearAfterTicks: 3,
         minHoldMs: 1_800_000,
       }),
+    baseline: z
+      .strictObject({
+        days: z
+          .number()
+          .min(0.25)
+          .max(365)
+          .default(7)
+          .describe("Days of each machine's running history its normal behaviour is learned from"),
+        shadowDays: z
+          .number()
+          .min(0)
+          .max(365)
+          .default(7)
+          .describe("After learning, scores are recorded but raise no alert for this long"),
+        alertsPerMachineWeek: z
+          .number()
+          .gt(0)
+          .max(50)
+          .default(1)
+          .describe(
+            "Alert budget: the threshold is set so the held-out normal days would raise at most this many",
+          ),
+        strideMin: z
+          .number()
+          .min(1)
+          .max(1_440)
+          .default(10)
+          .describe("Minutes between the windows the baseline learns from"),
+        features: z
+          .array(
+            z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "a feature name such as vibration_rms_mean" }),
+          )
+          .min(1)
+          .optional()
+          .describe(
+            "The features a baseline watches (default: each signal's window mean, max, std and slope)",
+          ),
+      })
+      .optional()
+      .describe(
+        "A normal-behaviour model per machine, learned from the line's own first days (no failure labels needed)",
+      ),
     rules: z
       .array(
         z.strictObject({
-          role: z.enum(SIGNALS).describe("The tag role the rule watches, on every machine that has it"),
+          role: role.describe("The tag role the rule watches, on every machine that has it"),
           above: z.number().optional(),
           below: z.number().optional(),
           level: z.enum(["MEDIUM", "HIGH"]),

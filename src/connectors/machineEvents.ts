@@ -7,9 +7,9 @@
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { TagConfig } from "../config/schema.js";
+import { DEFAULT_STATE } from "../line/vocabulary.js";
 import type { SampleWriter } from "../store/sampleWriter.js";
 import type { Store } from "../store/store.js";
-import { STATE } from "../twin/machine.js";
 import { qualityOf } from "./quality.js";
 
 /**
@@ -47,7 +47,7 @@ export function isDown(
 ): boolean {
   if (state === undefined || Number.isNaN(state)) return false;
   const values = running?.get(machine);
-  if (values === undefined) return state !== STATE.running;
+  if (values === undefined) return state !== DEFAULT_STATE.running;
   return values !== null && !values.has(Math.round(state));
 }
 

@@ -23,8 +23,8 @@ export interface ModelSpec {
   features: readonly string[];
   sha256?: string;
   timeoutMs: number;
-  /** What the model must be: a forest (maintenance) or a policy (optimizer). */
-  kind?: "forest" | "policy";
+  /** What the model must be: a forest (maintenance), a baseline (normal behaviour) or a policy (optimizer). */
+  kind?: "forest" | "policy" | "baseline";
 }
 
 export interface Scored {

@@ -1,7 +1,8 @@
 /**
  * One model in one worker thread: an onnxruntime-node session, plus, for linepilot forests, the
  * forest itself for exact TreeSHAP reasons and tree agreement. Messages in: {id, rows, input};
- * out: {id, probabilities, values, width, contributions?, agreement?} or {id, error}.
+ * out: {id, probabilities, values, width, contributions?, agreement?} or {id, error}. For a
+ * baseline, `probabilities` carries its anomaly score and `contributions` its deviations.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
@@ -36,6 +37,9 @@ parentPort!.on("message", async (request: Request) => {
     for (let r = 0; r < request.rows; r++) probabilities[r] = scores[r * width + (width - 1)]!;
     let contributions: Float64Array | undefined;
     let agreement: Float64Array | undefined;
+    // A baseline's per-feature deviations are its reasons, as TreeSHAP's are a forest's.
+    const deviations = out.deviations?.data as Float32Array | undefined;
+    if (deviations !== undefined) contributions = Float64Array.from(deviations);
     if (forest !== undefined) {
       contributions = new Float64Array(request.rows * features);
       agreement = new Float64Array(request.rows);

@@ -68,6 +68,7 @@ const root = protobuf.Root.fromJSON({
             dims: { rule: "repeated", type: "int64", id: 1, options: { packed: true } },
             dataType: { type: "int32", id: 2 },
             floatData: { rule: "repeated", type: "float", id: 4, options: { packed: true } },
+            int64Data: { rule: "repeated", type: "int64", id: 7, options: { packed: true } },
             name: { type: "string", id: 8 },
           },
         },
@@ -152,7 +153,12 @@ function encodeModel(
   return ModelProto.encode(message).finish();
 }
 
-export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
+/**
+ * A forest as a TreeEnsembleClassifier. Its own label output is not used: ONNX Runtime's binary
+ * case answers 1 for any positive score. The model's `label` is `probabilities[:, 1] >= threshold`
+ * (the alert threshold the card reports precision and recall at), so both outputs agree.
+ */
+export function forestToOnnx(forest: Forest, info: ModelInfo & { threshold?: number }): Uint8Array {
   const nodesTree: number[] = [];
   const nodesId: number[] = [];
   const nodesFeature: number[] = [];
@@ -165,6 +171,7 @@ export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
   const classId: number[] = [];
   const classWeight: number[] = [];
   const n = forest.trees.length;
+  const threshold = info.threshold ?? 0.5;
   const enc = new TextEncoder();
   forest.trees.forEach((tree, t) => {
     for (let node = 0; node < tree.feature.length; node++) {
@@ -215,7 +222,7 @@ export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
       { domain: "", version: 17 },
       { domain: "ai.onnx.ml", version: 3 },
     ],
-    { node_covers: JSON.stringify(covers) },
+    { node_covers: JSON.stringify(covers), threshold: String(threshold) },
     {
       node: [
         {
@@ -223,9 +230,28 @@ export function forestToOnnx(forest: Forest, info: ModelInfo): Uint8Array {
           opType: "TreeEnsembleClassifier",
           domain: "ai.onnx.ml",
           input: [INPUT_NAME],
-          output: [OUTPUTS.label, OUTPUTS.probabilities],
+          output: ["ensemble_label", OUTPUTS.probabilities],
           attribute: attrs,
         },
+        {
+          name: "p_fail",
+          opType: "Gather",
+          input: [OUTPUTS.probabilities, "one"],
+          output: ["p1"],
+          attribute: [{ name: "axis", type: ATTR.INT, i: 1 }],
+        },
+        { name: "at_threshold", opType: "GreaterOrEqual", input: ["p1", "threshold"], output: ["alert"] },
+        {
+          name: "as_label",
+          opType: "Cast",
+          input: ["alert"],
+          output: [OUTPUTS.label],
+          attribute: [{ name: "to", type: ATTR.INT, i: ELEM.INT64 }],
+        },
+      ],
+      initializer: [
+        { name: "one", dataType: ELEM.INT64, dims: [], int64Data: [1] },
+        { name: "threshold", dataType: ELEM.FLOAT, dims: [], floatData: [threshold] },
       ],
       input: [tensor(INPUT_NAME, ELEM.FLOAT, ["N", info.features.length])],
       output: [tensor(OUTPUTS.label, ELEM.INT64, ["N"]), tensor(OUTPUTS.probabilities, ELEM.FLOAT, ["N", 2])],
@@ -382,4 +408,94 @@ export function mlpToOnnx(layers: DenseLayer[], info: ModelInfo): Uint8Array {
       output: [tensor(POLICY_OUTPUT, ELEM.FLOAT, ["N", layers[layers.length - 1]!.outputs])],
     },
   );
+}
+
+export const BASELINE_OUTPUTS = { score: "score", deviations: "deviations" } as const;
+
+/**
+ * A normal-behaviour baseline: deviations = (features - center) / scale per feature, a fall
+ * clipped to 0 where only a rise counts (upperOnly), and the score = the root mean square of the
+ * deviations (about 1 for a normal window). Center and scale are also kept in the metadata, so
+ * reasons can say "normal 0.07 g" in the tag's own unit.
+ */
+export function baselineToOnnx(
+  baseline: {
+    center: ArrayLike<number>;
+    scale: ArrayLike<number>;
+    upperOnly: ArrayLike<number>;
+    threshold: number;
+  },
+  info: ModelInfo,
+): Uint8Array {
+  const f = info.features.length;
+  return encodeModel(
+    info,
+    `normal-behaviour baseline over ${f} features`,
+    [{ domain: "", version: 17 }],
+    {
+      kind: "baseline",
+      center: JSON.stringify(Array.from(baseline.center)),
+      scale: JSON.stringify(Array.from(baseline.scale)),
+      upper_only: JSON.stringify(Array.from(baseline.upperOnly)),
+      threshold: String(baseline.threshold),
+    },
+    {
+      node: [
+        { name: "centre", opType: "Sub", input: [INPUT_NAME, "center"], output: ["offset"] },
+        { name: "standardise", opType: "Div", input: ["offset", "scale"], output: ["z"] },
+        // deviations = z - upperOnly * min(z, 0): a fall is no deviation where only a rise counts
+        { name: "falls", opType: "Min", input: ["z", "zero"], output: ["below"] },
+        { name: "ignored", opType: "Mul", input: ["below", "upper_only"], output: ["ignored_fall"] },
+        { name: "clip", opType: "Sub", input: ["z", "ignored_fall"], output: [BASELINE_OUTPUTS.deviations] },
+        {
+          name: "square",
+          opType: "Mul",
+          input: [BASELINE_OUTPUTS.deviations, BASELINE_OUTPUTS.deviations],
+          output: ["squared"],
+        },
+        {
+          name: "mean",
+          opType: "ReduceMean",
+          input: ["squared"],
+          output: ["mean_square"],
+          attribute: [
+            { name: "axes", type: ATTR.INTS, ints: [1] },
+            { name: "keepdims", type: ATTR.INT, i: 0 },
+          ],
+        },
+        { name: "root", opType: "Sqrt", input: ["mean_square"], output: [BASELINE_OUTPUTS.score] },
+      ],
+      initializer: [
+        { name: "center", dataType: ELEM.FLOAT, dims: [f], floatData: Array.from(baseline.center) },
+        { name: "scale", dataType: ELEM.FLOAT, dims: [f], floatData: Array.from(baseline.scale) },
+        { name: "upper_only", dataType: ELEM.FLOAT, dims: [f], floatData: Array.from(baseline.upperOnly) },
+        { name: "zero", dataType: ELEM.FLOAT, dims: [], floatData: [0] },
+      ],
+      input: [tensor(INPUT_NAME, ELEM.FLOAT, ["N", f])],
+      output: [
+        tensor(BASELINE_OUTPUTS.score, ELEM.FLOAT, ["N"]),
+        tensor(BASELINE_OUTPUTS.deviations, ELEM.FLOAT, ["N", f]),
+      ],
+    },
+  );
+}
+
+/** A baseline's center, scale and threshold, from its metadata. */
+export function readBaseline(bytes: Uint8Array): {
+  info: ModelInfo;
+  center: number[];
+  scale: number[];
+  upperOnly: number[];
+  threshold: number;
+} {
+  const parsed = readModelInfo(bytes);
+  if (parsed.kind !== "baseline") throw new Error(`a ${parsed.kind} model, not a baseline`);
+  const m = parsed.info.metadata;
+  return {
+    info: parsed.info,
+    center: JSON.parse(m.center ?? "[]") as number[],
+    scale: JSON.parse(m.scale ?? "[]") as number[],
+    upperOnly: JSON.parse(m.upper_only ?? "[]") as number[],
+    threshold: Number(m.threshold),
+  };
 }

@@ -8,9 +8,10 @@ import { forestToOnnx, onnxToForest } from "../inference/onnxModel.js";
 import type { AlertSettings } from "../maintenance/alertPolicy.js";
 import { buildDataset } from "../maintenance/dataset.js";
 import { type ForestOptions, trainForest } from "../maintenance/forest.js";
-import { type Evaluation, evaluate, splitByTime } from "../maintenance/train.js";
+import { type Evaluation, evaluate, splitByTime, windowMetadata } from "../maintenance/train.js";
+import type { FeatureTag, WindowSettings } from "../preprocess/features.js";
+import { DEFAULT_WINDOW, windowOfModel } from "../preprocess/features.js";
 import type { Db } from "../store/store.js";
-import type { Signal } from "../twin/machine.js";
 
 export interface CandidateOptions {
   horizonH: number;
@@ -19,7 +20,9 @@ export interface CandidateOptions {
   forest: ForestOptions;
   alerts: AlertSettings;
   fromTs?: number;
-  roles?: ReadonlyMap<string, Signal>;
+  /** The line's tags (roles, model inputs). */
+  tags?: readonly FeatureTag[];
+  window?: WindowSettings;
   running?: RunningStates;
   name: string;
   version: string;
@@ -34,14 +37,19 @@ export interface CandidateResult {
 }
 
 export function trainCandidate(db: Db, activeModel: Uint8Array, o: CandidateOptions): CandidateResult {
+  // The candidate learns the active model's features, so the two compare on the same windows.
+  const parsed = onnxToForest(activeModel);
+  const window = o.window ?? windowOfModel(parsed.info.metadata);
   const data = buildDataset(db, {
     horizonH: o.horizonH,
     strideMin: o.strideMin,
+    features: parsed.info.features,
+    ...(window !== undefined ? { window } : {}),
     ...(o.fromTs !== undefined ? { fromTs: o.fromTs } : {}),
-    ...(o.roles !== undefined ? { roles: o.roles } : {}),
+    ...(o.tags !== undefined ? { tags: o.tags } : {}),
     ...(o.running !== undefined ? { running: o.running } : {}),
   });
-  const { train, holdout, cut } = splitByTime(data, o.holdoutFraction);
+  const { train, holdout, cut } = splitByTime(data, o.holdoutFraction, o.horizonH);
   const positives = train.filter((s) => s.y === 1).length;
   if (train.length < 50 || positives === 0)
     throw new Error(
@@ -57,13 +65,14 @@ export function trainCandidate(db: Db, activeModel: Uint8Array, o: CandidateOpti
     data.features,
     o.forest,
   );
-  const candidate = evaluate(forest, holdout, data.failures, o.alerts);
-  const active = evaluate(onnxToForest(activeModel).forest, holdout, data.failures, o.alerts);
+  const candidate = evaluate(forest, holdout, data.failures, o.alerts, o.horizonH);
+  const active = evaluate(parsed.forest, holdout, data.failures, o.alerts, o.horizonH);
   const bytes = forestToOnnx(forest, {
     name: o.name,
     version: o.version,
     features: [...data.features],
-    metadata: { horizon_h: String(o.horizonH), window_min: "5", holdout_auc: String(candidate.auc) },
+    threshold: o.alerts.high,
+    metadata: windowMetadata(o.horizonH, window ?? DEFAULT_WINDOW, candidate.auc),
   });
   return {
     bytes,

@@ -21,7 +21,6 @@ import { PM_MODEL_NAME } from "../maintenance/predictor.js";
 import type { Evaluation } from "../maintenance/train.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import type { Store } from "../store/store.js";
-import { rolesOf } from "../twin/whatIf.js";
 import { promotionVerdict } from "./candidate.js";
 import { type TrainingHandle, trainInWorker } from "./learningWorker.js";
 
@@ -203,7 +202,7 @@ export class Learner implements Component {
         forest: this.#cfg.forest,
         alerts: this.#deps.line.maintenance?.alerts ?? DEFAULT_ALERTS,
         fromTs: now - this.#cfg.historyDays * 86_400_000,
-        roles: rolesOf(this.#deps.line),
+        tags: this.#deps.line.tags,
         running: runningStates(this.#deps.line.tags),
         name: PM_MODEL_NAME,
         version,

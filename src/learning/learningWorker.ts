@@ -8,13 +8,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import { errorMessage } from "../common/errors.js";
 import { startWorker } from "../common/worker.js";
 import { openStoreForReading } from "../store/store.js";
-import type { Signal } from "../twin/machine.js";
 import { type CandidateOptions, type CandidateResult, trainCandidate } from "./candidate.js";
 
 interface Job {
   storePath: string;
   activeModel: Uint8Array;
-  options: Omit<CandidateOptions, "roles"> & { roles: [string, Signal][] };
+  options: CandidateOptions;
 }
 
 /**
@@ -37,10 +36,7 @@ if (parentPort !== null && (workerData as { learningJob?: Job } | undefined)?.le
   try {
     const db = openStoreForReading(job.storePath);
     try {
-      const result = trainCandidate(db, job.activeModel, {
-        ...job.options,
-        roles: new Map(job.options.roles),
-      });
+      const result = trainCandidate(db, job.activeModel, job.options);
       parentPort.postMessage({ ok: true, result, tid });
     } finally {
       db.close();
@@ -66,7 +62,7 @@ export function trainInWorker(
       learningJob: {
         storePath,
         activeModel,
-        options: { ...options, roles: [...(options.roles ?? new Map())] },
+        options,
       } satisfies Job,
     },
   });

@@ -8,7 +8,7 @@
  * Thresholds are float32 and features are compared as float32 (x <= threshold goes left), as the
  * ONNX TreeEnsembleClassifier does, so both give the same probabilities.
  */
-import { mulberry32 } from "../twin/machine.js";
+import { mulberry32 } from "../common/random.js";
 
 export interface Tree {
   /** Per node; a leaf has feature -1. */
@@ -135,18 +135,25 @@ function bestSplit(
   let best: { feature: number; threshold: number; gain: number } | undefined;
   const order = idx.slice();
   for (const f of candidates.slice(0, tries)) {
-    order.sort((a, b) => x[a]![f]! - x[b]![f]!);
+    // A missing value (NaN) sorts last and always goes right, as prediction and ONNX Runtime send
+    // it (NaN <= t is false): a comparator that returned NaN would leave the order undefined.
+    order.sort((a, b) => {
+      const va = x[a]![f]!;
+      const vb = x[b]![f]!;
+      return Number.isNaN(va) ? (Number.isNaN(vb) ? 0 : 1) : Number.isNaN(vb) ? -1 : va - vb;
+    });
     let lw = 0;
     let lw1 = 0;
     let ln = 0;
     for (let k = 0; k < order.length - 1; k++) {
       const i = order[k]!;
+      const here = Math.fround(x[i]![f]!);
+      if (Number.isNaN(here)) break; // the rest are missing: they stay right
       lw += weight[i]!;
       if (y[i] === 1) lw1 += weight[i]!;
       ln++;
-      const here = Math.fround(x[i]![f]!);
       const next = Math.fround(x[order[k + 1]!]![f]!);
-      if (here === next || Number.isNaN(here) || Number.isNaN(next)) continue;
+      if (here === next) continue;
       if (ln < minLeaf || order.length - ln < minLeaf) continue;
       const rw = w - lw;
       const rw1 = w1 - lw1;
@@ -155,8 +162,9 @@ function bestSplit(
         (rw / w) * (1 - (rw1 / rw) ** 2 - ((rw - rw1) / rw) ** 2);
       const gain = parentGini - gini;
       if (best === undefined || gain > best.gain) {
-        // Midpoint in float32, kept strictly below `next` so `here` goes left and `next` right.
-        let threshold = Math.fround((here + next) / 2);
+        // Midpoint in float32, kept strictly below `next` so `here` goes left and `next` right;
+        // before the missing values, `here` itself (every present value left, NaN right).
+        let threshold = Number.isNaN(next) ? here : Math.fround((here + next) / 2);
         if (threshold >= next) threshold = here;
         best = { feature: f, threshold, gain };
       }

@@ -7,19 +7,24 @@
  * component degraded and the rest of the daemon running.
  */
 
+import { readFileSync } from "node:fs";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, MaintenanceConfig } from "../config/schema.js";
 import { isDown, type RunningStates, runningStates } from "../connectors/machineEvents.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
-import { onnxToForest } from "../inference/onnxModel.js";
-import { extractFeatures, PM_FEATURES, StoreSeries } from "../preprocess/features.js";
+import { onnxToForest, readModelInfo } from "../inference/onnxModel.js";
+import {
+  extractFeatures,
+  StoreSeries,
+  type WindowSettings,
+  windowOfModel,
+  windowSettings,
+} from "../preprocess/features.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { changeAlert, openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
-import type { Signal } from "../twin/machine.js";
-import { rolesOf } from "../twin/whatIf.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
 import { baseValue } from "./forest.js";
 
@@ -66,12 +71,17 @@ export interface PredictorDeps {
 /** The registry's name for the predictive-maintenance model. */
 export const PM_MODEL_NAME = "predictive_maintenance";
 
-/** A model ready to score: its worker, the forest's base value (for TreeSHAP), its registry id. */
+/**
+ * A model ready to score: its worker, the forest's base value (for TreeSHAP), its registry id, the
+ * features it declares and the window it was trained on.
+ */
 interface LoadedModel {
   runner: ModelRunner;
   base: number;
   modelId: number | null;
   source: string;
+  features: readonly string[];
+  window: WindowSettings;
 }
 
 export class Predictor implements Component {
@@ -80,7 +90,6 @@ export class Predictor implements Component {
   readonly #deps: PredictorDeps;
   readonly #log: Logger;
   readonly #trackers = new Map<number, AlertTracker>();
-  readonly #roles: Map<string, Signal>;
   readonly #running: RunningStates;
   #model: LoadedModel | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -96,6 +105,8 @@ export class Predictor implements Component {
   incompleteWindows = 0;
   /** Machine windows not scored because the machine was down. */
   downMachines = 0;
+  /** Machines the model cannot score, with why (the features they lack). */
+  unscored = new Map<number, string>();
   lastTickMs = 0;
   latest = new Map<number, RiskAssessment>();
 
@@ -103,7 +114,6 @@ export class Predictor implements Component {
     this.#cfg = cfg;
     this.#deps = deps;
     this.#log = deps.log.child({ component: "maintenance" });
-    this.#roles = rolesOf(deps.line);
     this.#running = runningStates(deps.line.tags);
   }
 
@@ -163,10 +173,17 @@ export class Predictor implements Component {
     source: string,
     modelId: number | null,
   ): Promise<LoadedModel> {
+    let declared: ReturnType<typeof readModelInfo>;
+    try {
+      declared = readModelInfo(bytes ?? readFileSync(source));
+    } catch (error) {
+      throw new Error(`${source} is not a linepilot model: ${errorMessage(error)}`);
+    }
+    const features = declared.info.features;
     const runner = new ModelRunner({
       name: PM_MODEL_NAME,
       path: source,
-      features: PM_FEATURES,
+      features,
       kind: "forest",
       timeoutMs: this.#cfg.timeoutMs,
       ...(bytes !== undefined ? { bytes } : {}),
@@ -176,7 +193,9 @@ export class Predictor implements Component {
     });
     const base = baseValue(onnxToForest(runner.bytes).forest);
     await runner.start();
-    return { runner, base, modelId, source };
+    // The window the model was trained on decides how its features are computed, not the YAML.
+    const window = windowOfModel(declared.info.metadata) ?? windowSettings(this.#cfg.window);
+    return { runner, base, modelId, source, features, window };
   }
 
   /** The registry id of the model in use (null when it comes from the config's file). */
@@ -205,36 +224,35 @@ export class Predictor implements Component {
     const started = performance.now();
     try {
       // Tags and statements once per daemon life, not per tick: the config's tags do not change.
-      this.#source ??= new StoreSeries(this.#deps.store.db, this.#roles);
+      this.#source ??= new StoreSeries(this.#deps.store.db, this.#deps.line.tags);
       const source = this.#source;
-      // A machine that is down (its state tag says stopped or faulted) is not scored: the model was
-      // trained on running windows only (dataset.ts), and its open alert stands until it clears.
+      // A machine without a tag for every feature the model declares is not scored (never a
+      // silent zero): status and predict say which features it lacks.
       const machines = this.#deps.line.machines
         .map((m) => m.id)
-        .filter((id) => source.has(id, "vibration_rms"));
+        .filter((id) => {
+          const missing = source.missing(id, model.features);
+          if (missing.length === 0) this.unscored.delete(id);
+          else
+            this.unscored.set(
+              id,
+              `lacks ${missing.length} of the model's ${model.features.length} features (${missing.slice(0, 4).join(", ")}${missing.length > 4 ? ", ..." : ""})`,
+            );
+          return missing.length === 0;
+        });
+      // A machine that is down (its state tag says stopped or faulted) is not scored: the model was
+      // trained on running windows only (dataset.ts), and its open alert stands until it clears.
       const up = machines.filter((id) => !isDown(this.#running, id, source.latest(id, "state", now)));
       this.downMachines += machines.length - up.length;
       const vectors = up.map((id) =>
-        extractFeatures(
-          source,
-          id,
-          now,
-          {
-            windowMin: this.#cfg.window.minutes,
-            stepMs: 60_000,
-            maxGapMs: this.#cfg.window.maxGapMs,
-            holdMs: this.#cfg.window.holdMs,
-            fill: this.#cfg.window.fill,
-          },
-          this.#firstTs,
-        ),
+        extractFeatures(source, id, now, model.window, model.features, this.#firstTs),
       );
       // A window with a gap longer than maxGapMs is not scored: its features would be invented.
       const complete = vectors.filter((v) => v.complete);
       this.incompleteWindows += vectors.length - complete.length;
       vectors.splice(0, vectors.length, ...complete);
       if (vectors.length === 0) return [];
-      const width = PM_FEATURES.length;
+      const width = model.features.length;
       const input = new Float32Array(vectors.length * width);
       for (let i = 0; i < vectors.length; i++) input.set(vectors[i]!.values, i * width);
       const scored = await model.runner.run(input, vectors.length);
@@ -286,10 +304,10 @@ export class Predictor implements Component {
         const value = v.values[i]!;
         const c = contributions[i]!;
         reasons.push({
-          feature: PM_FEATURES[i]!,
+          feature: model.features[i]!,
           value: Number.isNaN(value) ? null : Number(value.toPrecision(4)),
           contribution: Number(c.toFixed(4)),
-          text: `${PM_FEATURES[i]} = ${Number.isNaN(value) ? "n/a" : Number(value.toPrecision(4))} ${c >= 0 ? "raises" : "lowers"} the risk by ${Math.abs(c * 100).toFixed(1)} points`,
+          text: `${model.features[i]} = ${Number.isNaN(value) ? "n/a" : Number(value.toPrecision(4))} ${c >= 0 ? "raises" : "lowers"} the risk by ${Math.abs(c * 100).toFixed(1)} points`,
         });
       }
     }
@@ -425,6 +443,7 @@ export class Predictor implements Component {
         skippedTicks: this.skippedTicks,
         incompleteWindows: this.incompleteWindows,
         downMachines: this.downMachines,
+        unscored: Object.fromEntries(this.unscored),
         lastTickMs: Number(this.lastTickMs.toFixed(1)),
         openAlerts: [...this.#trackers.values()].filter((t) => t.open).length,
         ...(this.#model !== undefined ? { runner: this.#model.runner.health() } : {}),

@@ -6,8 +6,9 @@
 import type { LineConfig } from "../config/schema.js";
 import { isDown, runningStates } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
+import { isSetpointRole, SETPOINT_ROLES, type SetpointRole } from "../line/vocabulary.js";
 import type { Store } from "../store/store.js";
-import { SETPOINTS, type Setpoint, type Signal } from "../twin/machine.js";
+import type { Signal } from "../twin/machine.js";
 import { type MachineState, machineState } from "./decision.js";
 
 export interface LiveValues {
@@ -33,21 +34,21 @@ export function liveStateReader(
   const goodTags = line.tags.filter((t) => t.role === "good_count" && tuned.has(t.machine));
   return (machineId, now) => {
     const signals: Partial<Record<Signal, number>> = {};
-    const limits: Partial<Record<Setpoint, [number, number]>> = {};
+    const limits: Partial<Record<SetpointRole, [number, number]>> = {};
     for (const t of line.tags) {
       if (t.machine !== machineId || t.role === undefined) continue;
       const i = index.get(t.name)!;
       const v = live.latestValue[i]!;
       if (live.latestTs[i] !== 0 && qualityOf(live.latestStatus[i]!) === "good" && !Number.isNaN(v))
-        signals[t.role] = v;
-      if ((SETPOINTS as readonly string[]).includes(t.role) && t.min !== undefined && t.max !== undefined)
-        limits[t.role as Setpoint] = [t.min, t.max];
+        signals[t.role as Signal] = v;
+      if (isSetpointRole(t.role) && t.min !== undefined && t.max !== undefined)
+        limits[t.role] = [t.min, t.max];
     }
     // A stopped or faulted machine is not tuned: the twin would look ahead as if it ran, and a
     // setpoint change is for the people who restart it to decide.
     if (isDown(running, machineId, signals.state))
       return `the machine is not running (state ${signals.state})`;
-    const missing = SETPOINTS.filter((sp) => limits[sp] !== undefined && signals[sp] === undefined);
+    const missing = SETPOINT_ROLES.filter((sp) => limits[sp] !== undefined && signals[sp] === undefined);
     if (missing.length > 0) return `no good current value for ${missing.join(", ")}`;
     const g = goal.get(now, now) as { pieces: number; s: number; d: number } | undefined;
     let share: MachineState["goal"];

@@ -14,6 +14,7 @@ import type { Logger } from "../common/logger.js";
 import type { LineConfig, OptimizerConfig, TagConfig } from "../config/schema.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
+import { isSetpointRole, type SetpointRole as Setpoint } from "../line/vocabulary.js";
 import type { Store } from "../store/store.js";
 import {
   createSuggestion,
@@ -26,7 +27,7 @@ import {
   type Suggestion,
   storedModes,
 } from "../store/suggestions.js";
-import { DEFAULT_PARAMS, SETPOINTS, type Setpoint, type TwinParams } from "../twin/machine.js";
+import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
 import {
   defaultEnergyBudgetKw,
   expectedEffect,
@@ -142,10 +143,9 @@ export function tunedTags(line: LineConfig, cfg: OptimizerConfig): Map<number, M
   const wanted = new Set(cfg.machines ?? line.machines.map((m) => m.id));
   const out = new Map<number, Map<Setpoint, TagConfig>>();
   for (const t of line.tags) {
-    if (!t.writable || !wanted.has(t.machine) || !(SETPOINTS as readonly string[]).includes(t.role ?? ""))
-      continue;
+    if (!t.writable || !wanted.has(t.machine) || !isSetpointRole(t.role)) continue;
     if (!out.has(t.machine)) out.set(t.machine, new Map());
-    out.get(t.machine)!.set(t.role as Setpoint, t);
+    out.get(t.machine)!.set(t.role, t);
   }
   return out;
 }

@@ -13,8 +13,11 @@
  * episode, so the policy has to read its observation (normalised by the process window) rather
  * than learn one line by heart.
  */
+
+import { mulberry32 } from "../common/random.js";
 import type { DenseLayer } from "../inference/onnxModel.js";
-import { DEFAULT_PARAMS, mulberry32, SETPOINTS, type Setpoint, type TwinParams } from "../twin/machine.js";
+import { SETPOINT_ROLES as SETPOINTS, type SetpointRole as Setpoint } from "../line/vocabulary.js";
+import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
 import { rollout } from "../twin/scenario.js";
 import {
   defaultEnergyBudgetKw,

@@ -1,13 +1,24 @@
 /**
- * The predictive-maintenance feature vector of one machine at one moment, from the store: the
- * same code for training windows and for the live tick, so a model sees in production exactly
- * what it was trained on. Names are what a model declares; order is the model's.
+ * A machine's feature vector at one moment, read from the store: the same code for training
+ * windows, baselines and the live tick, so a model sees in production exactly what it was
+ * trained on. A model declares its feature names; each name says how it is computed:
+ *
+ *   <key>_<stat>            over the window (`maintenance.window.minutes`)
+ *   <key>_<stat>_<N>h       over the last N hours (a trend)
+ *   <key>                   the tag's latest value (counters such as running_hours)
+ *   hours_since_maintenance since the machine's last completed maintenance
+ *
+ * `key` is the tag's role (vibration_rms, flow, bearing_temperature, ...) or, for a tag declared
+ * `modelInput` without a role, the last part of its name. `stat` is one of FEATURE_STATS. Which
+ * features a machine gets follows from its tags (`featuresFor`), not from a fixed list; a machine
+ * that lacks a feature a model declares is not scored by that model, and the vector says which.
  */
+import { isSetpointRole, isVibrationRole, NON_SIGNAL_ROLES, type Role, roleOf } from "../line/vocabulary.js";
+import { listTags, SeriesReader } from "../store/seriesReader.js";
 import type { Db } from "../store/store.js";
-import { signalTags } from "../twin/calibrate.js";
-import type { Signal } from "../twin/machine.js";
-import { hampel, type Series, summarise, toGrid } from "./window.js";
+import { hampel, type Summary, summarise, toGrid } from "./window.js";
 
+/** The failure forest shipped for the simulated press line (models/predictive_maintenance.onnx). */
 export const PM_FEATURES = [
   "vibration_rms_mean",
   "vibration_rms_max",
@@ -23,7 +34,20 @@ export const PM_FEATURES = [
   "running_hours",
   "hours_since_maintenance",
 ] as const;
-export type FeatureName = (typeof PM_FEATURES)[number];
+
+export const FEATURE_STATS = [
+  "mean",
+  "min",
+  "max",
+  "std",
+  "slope",
+  /** window mean minus the mean over the baseline span (`window.baselineH`): drift from its own normal */
+  "dev",
+  "rms",
+  "crest",
+  "kurtosis",
+] as const;
+export type FeatureStat = (typeof FEATURE_STATS)[number];
 
 export interface WindowSettings {
   windowMin: number;
@@ -32,6 +56,8 @@ export interface WindowSettings {
   /** An unchanged value (no new sample, no Bad one) stays valid this long. */
   holdMs: number;
   fill: "linear" | "locf";
+  /** The span `dev` compares the window with. */
+  baselineMs: number;
 }
 
 export const DEFAULT_WINDOW: WindowSettings = {
@@ -40,7 +66,35 @@ export const DEFAULT_WINDOW: WindowSettings = {
   maxGapMs: 180_000,
   holdMs: 6 * 3_600_000,
   fill: "linear",
+  baselineMs: 24 * 3_600_000,
 };
+
+/** The window settings of a maintenance config section (`maintenance.window`). */
+export function windowSettings(w: {
+  minutes: number;
+  stepMs: number;
+  maxGapMs: number;
+  holdMs: number;
+  fill: "linear" | "locf";
+  baselineH: number;
+}): WindowSettings {
+  return {
+    windowMin: w.minutes,
+    stepMs: w.stepMs,
+    maxGapMs: w.maxGapMs,
+    holdMs: w.holdMs,
+    fill: w.fill,
+    baselineMs: w.baselineH * 3_600_000,
+  };
+}
+
+/** The window a model file says it was trained with (train.ts's windowMetadata), if it says. */
+export function windowOfModel(metadata: Record<string, string>): WindowSettings | undefined {
+  if (metadata.window !== undefined) return { ...DEFAULT_WINDOW, ...(JSON.parse(metadata.window) as object) };
+  // Models from before the window was recorded were trained on the default 5-minute window.
+  if (metadata.window_min !== undefined) return { ...DEFAULT_WINDOW, windowMin: Number(metadata.window_min) };
+  return undefined;
+}
 
 export interface FeatureVector {
   machine: number;
@@ -48,65 +102,153 @@ export interface FeatureVector {
   values: Float32Array;
   /** False when a tag had a gap longer than maxGapMs: the window is reported, not invented. */
   complete: boolean;
+  /** Declared features this machine has no tag for: the vector must not be scored. */
+  missing: string[];
   outliers: number;
   filled: number;
 }
 
-/** Reads tag series from the store by twin role (config `role`, or a `.signal` name suffix). */
+interface Parsed {
+  key: string;
+  stat: FeatureStat | "latest" | "since_maintenance";
+  /** The span in ms for trend features; 0 for the window. */
+  spanMs: number;
+}
+
+const STATS: ReadonlySet<string> = new Set(FEATURE_STATS);
+
+/** How a feature name is computed (the grammar above). */
+export function parseFeature(name: string): Parsed {
+  if (name === "hours_since_maintenance") return { key: "", stat: "since_maintenance", spanMs: 0 };
+  const parts = name.split("_");
+  let spanMs = 0;
+  const span = /^(\d+)h$/.exec(parts.at(-1) ?? "");
+  if (span !== null && parts.length > 2) {
+    spanMs = Number(span[1]) * 3_600_000;
+    parts.pop();
+  }
+  const stat = parts.at(-1)!;
+  if (parts.length > 1 && STATS.has(stat)) {
+    parts.pop();
+    return { key: parts.join("_"), stat: stat as FeatureStat, spanMs };
+  }
+  return { key: name, stat: "latest", spanMs: 0 };
+}
+
+/** A tag as the features see it: its name, machine, role and whether it is declared a model input. */
+export interface FeatureTag {
+  name: string;
+  machine: number;
+  role?: string | undefined;
+  modelInput?: boolean | undefined;
+}
+
+/**
+ * The feature key of a tag: its role (by the line's one rule), or the last part of its name for a
+ * model input without a role; undefined when the tag is not a model input (setpoints, states,
+ * alarm words, counters other than running hours).
+ */
+export function featureKey(tag: FeatureTag): string | undefined {
+  const role = roleOf(tag);
+  if (role !== undefined) {
+    if (tag.modelInput === false) return undefined;
+    return role;
+  }
+  if (tag.modelInput !== true) return undefined;
+  return tag.name
+    .slice(tag.name.lastIndexOf(".") + 1)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, "_");
+}
+
+export interface FeatureChoice {
+  /** Counters and maintenance age: useful to a failure forest, not to a normal-behaviour baseline. */
+  includeAge: boolean;
+}
+
+/**
+ * The features one machine's tags give: per signal tag the window's mean, min, max, std, slope
+ * and drift from its own baseline; vibration tags add RMS, crest factor and kurtosis; with
+ * `includeAge`, running hours (when there is a counter) and hours since maintenance.
+ */
+export function featuresFor(tags: readonly FeatureTag[], choice: FeatureChoice): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const t of tags) {
+    const key = featureKey(t);
+    if (key === undefined || seen.has(key)) continue;
+    seen.add(key);
+    const role = roleOf(t);
+    if (isSetpointRole(role)) continue;
+    if (role !== undefined && NON_SIGNAL_ROLES.has(role)) {
+      if (choice.includeAge && role === "running_hours") out.push("running_hours");
+      continue;
+    }
+    for (const stat of ["mean", "min", "max", "std", "slope", "dev"]) out.push(`${key}_${stat}`);
+    if (isVibrationRole(key)) for (const stat of ["rms", "crest", "kurtosis"]) out.push(`${key}_${stat}`);
+  }
+  if (choice.includeAge) out.push("hours_since_maintenance");
+  return out;
+}
+
+/**
+ * Reads tag series from the store by feature key: the YAML's roles and model inputs when given,
+ * else the name rule (a generated history's `m3.vibration_rms`).
+ */
 export class StoreSeries {
   readonly #db: Db;
-  readonly #tags: Map<number, Map<Signal, number>>;
-  readonly #range;
-  readonly #before;
-  readonly #maintenance;
+  readonly #tags = new Map<number, Map<string, number>>();
+  readonly #reader: SeriesReader;
 
-  constructor(db: Db, roles?: ReadonlyMap<string, Signal>) {
+  constructor(db: Db, configured?: readonly FeatureTag[]) {
     this.#db = db;
-    this.#tags = signalTags(db, roles);
-    // The window's samples, and the one just before it: the value the window starts from.
-    this.#range = db.prepare(
-      `SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1)
-       UNION ALL SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts > ? AND ts <= ? ORDER BY ts)`,
-    );
-    this.#before = db.prepare(
-      "SELECT value FROM sensor_data WHERE tag_id = ? AND ts <= ? AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
-    );
-    this.#maintenance = db.prepare(
-      "SELECT max(completed_at) AS at FROM maintenance_records WHERE machine_id = ? AND completed_at <= ?",
-    );
+    this.#reader = new SeriesReader(db);
+    const byName = new Map((configured ?? []).map((t) => [t.name, t]));
+    for (const row of listTags(db)) {
+      // A stored tag the YAML does not list (history from before, a generated store) keeps the name rule.
+      const tag = byName.get(row.name) ?? row;
+      const key = featureKey({ ...tag, machine: row.machine });
+      if (key === undefined) continue;
+      if (!this.#tags.has(row.machine)) this.#tags.set(row.machine, new Map());
+      this.#tags.get(row.machine)!.set(key, row.id);
+    }
   }
 
   get machines(): number[] {
-    return [...this.#tags.keys()];
+    return [...this.#tags.keys()].sort((a, b) => a - b);
   }
 
-  has(machine: number, signal: Signal): boolean {
-    return this.#tags.get(machine)?.has(signal) === true;
+  has(machine: number, key: Role): boolean {
+    return this.#tags.get(machine)?.has(key) === true;
   }
 
-  series(machine: number, signal: Signal, fromTs: number, toTs: number): Series {
-    const id = this.#tags.get(machine)?.get(signal);
-    if (id === undefined) return { ts: [], values: [] };
-    const rows = this.#range.all(id, fromTs, id, fromTs, toTs) as { ts: number; value: number | null }[];
-    const ts = new Float64Array(rows.length);
-    const values = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      ts[i] = rows[i]!.ts;
-      values[i] = rows[i]!.value ?? Number.NaN;
-    }
-    return { ts, values };
+  /** The keys a machine has (roles and model inputs). */
+  keys(machine: number): string[] {
+    return [...(this.#tags.get(machine)?.keys() ?? [])];
   }
 
-  latest(machine: number, signal: Signal, atTs: number): number {
-    const id = this.#tags.get(machine)?.get(signal);
-    if (id === undefined) return Number.NaN;
-    return (this.#before.get(id, atTs) as { value: number } | undefined)?.value ?? Number.NaN;
+  /** Declared features the machine has no tag for (hours since maintenance needs none). */
+  missing(machine: number, features: readonly string[]): string[] {
+    return features.filter((f) => {
+      const p = parseFeature(f);
+      return p.stat !== "since_maintenance" && !this.has(machine, p.key);
+    });
+  }
+
+  series(machine: number, key: Role, fromTs: number, toTs: number) {
+    const id = this.#tags.get(machine)?.get(key);
+    if (id === undefined) return { ts: new Float64Array(0), values: new Float64Array(0) };
+    return this.#reader.series(id, fromTs, toTs);
+  }
+
+  latest(machine: number, key: Role, atTs: number): number {
+    const id = this.#tags.get(machine)?.get(key);
+    return id === undefined ? Number.NaN : this.#reader.latest(id, atTs);
   }
 
   /** Hours since the last completed maintenance, or since `firstTs` when there was none. */
   hoursSinceMaintenance(machine: number, atTs: number, firstTs: number): number {
-    const at = (this.#maintenance.get(machine, atTs) as { at: number | null }).at ?? firstTs;
-    return (atTs - at) / 3_600_000;
+    return (atTs - (this.#reader.lastMaintenance(machine, atTs) ?? firstTs)) / 3_600_000;
   }
 
   get db(): Db {
@@ -114,24 +256,43 @@ export class StoreSeries {
   }
 }
 
+const plans = new WeakMap<readonly string[], Parsed[]>();
+
+function planOf(features: readonly string[]): Parsed[] {
+  let plan = plans.get(features);
+  if (plan === undefined) {
+    plan = features.map(parseFeature);
+    plans.set(features, plan);
+  }
+  return plan;
+}
+
 export function extractFeatures(
   source: StoreSeries,
   machine: number,
   endTs: number,
-  settings: WindowSettings = DEFAULT_WINDOW,
+  settings: WindowSettings,
+  features: readonly string[],
   firstTs = endTs,
 ): FeatureVector {
+  const plan = planOf(features);
   const windowMs = settings.windowMin * 60_000;
-  const values = new Float32Array(PM_FEATURES.length);
+  const values = new Float32Array(plan.length);
+  const missing: string[] = [];
   let complete = true;
   let outliers = 0;
   let filled = 0;
-  // The 6-hour trend uses what there is (a daemon just started has less); only the short window
+  // One grid and summary per (key, span), however many of its statistics the model reads.
+  const summaries = new Map<string, Summary>();
+  // Trends and baselines use what there is (a daemon just started has less); only the window
   // decides whether the vector is complete.
-  const stats = (signal: Signal, spanMs: number, decidesCompleteness = true) => {
-    const startTs = endTs - spanMs;
-    const raw = source.series(machine, signal, startTs, endTs);
-    const grid = toGrid(raw, {
+  const stats = (key: string, spanMs: number): Summary => {
+    const id = `${key}@${spanMs}`;
+    let s = summaries.get(id);
+    if (s !== undefined) return s;
+    const span = spanMs === 0 ? windowMs : spanMs;
+    const startTs = endTs - span;
+    const grid = toGrid(source.series(machine, key, startTs, endTs), {
       startTs,
       endTs,
       stepMs: settings.stepMs,
@@ -139,37 +300,37 @@ export function extractFeatures(
       holdMs: settings.holdMs,
       fill: settings.fill,
     });
-    if (!grid.complete && decidesCompleteness) complete = false;
-    filled += grid.filled;
-    outliers += hampel(grid.values);
-    return summarise(grid.values, settings.stepMs);
+    if (spanMs === 0) {
+      if (!grid.complete) complete = false;
+      filled += grid.filled;
+      outliers += hampel(grid.values);
+    } else hampel(grid.values);
+    s = summarise(grid.values, settings.stepMs);
+    summaries.set(id, s);
+    return s;
   };
-  const vibration = stats("vibration_rms", windowMs);
-  const vibrationLong = stats("vibration_rms", 6 * 3_600_000, false);
-  const motor = stats("motor_temperature", windowMs);
-  const current = stats("motor_current", windowMs);
-  const speed = stats("speed", windowMs);
-  const pressure = source.has(machine, "pressure") ? stats("pressure", windowMs).mean : Number.NaN;
-  const processTemperature = source.has(machine, "process_temperature")
-    ? stats("process_temperature", windowMs).mean
-    : Number.NaN;
-  const named: Record<FeatureName, number> = {
-    vibration_rms_mean: vibration.mean,
-    vibration_rms_max: vibration.max,
-    vibration_rms_std: vibration.std,
-    vibration_rms_slope: vibration.slopePerHour,
-    vibration_rms_mean_6h: vibrationLong.mean,
-    motor_temperature_mean: motor.mean,
-    motor_temperature_slope: motor.slopePerHour,
-    motor_current_mean: current.mean,
-    speed_mean: speed.mean,
-    pressure_mean: pressure,
-    process_temperature_mean: processTemperature,
-    running_hours: source.latest(machine, "running_hours", endTs),
-    hours_since_maintenance: source.hoursSinceMaintenance(machine, endTs, firstTs),
-  };
-  PM_FEATURES.forEach((name, i) => {
-    values[i] = named[name];
-  });
-  return { machine, ts: endTs, values, complete, outliers, filled };
+  for (let i = 0; i < plan.length; i++) {
+    const p = plan[i]!;
+    if (p.stat === "since_maintenance") {
+      values[i] = source.hoursSinceMaintenance(machine, endTs, firstTs);
+      continue;
+    }
+    if (!source.has(machine, p.key)) {
+      missing.push(features[i]!);
+      values[i] = Number.NaN;
+      continue;
+    }
+    if (p.stat === "latest") {
+      values[i] = source.latest(machine, p.key, endTs);
+      continue;
+    }
+    const s = stats(p.key, p.spanMs);
+    values[i] =
+      p.stat === "slope"
+        ? s.slopePerHour
+        : p.stat === "dev"
+          ? s.mean - stats(p.key, settings.baselineMs).mean
+          : s[p.stat];
+  }
+  return { machine, ts: endTs, values, complete, missing, outliers, filled };
 }

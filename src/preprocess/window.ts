@@ -124,6 +124,12 @@ export interface Summary {
   last: number;
   /** Least-squares slope, per hour. */
   slopePerHour: number;
+  /** Root mean square of the values (not of their deviations): a vibration level. */
+  rms: number;
+  /** Largest deviation from the mean over the standard deviation: impacts raise it. */
+  crest: number;
+  /** Pearson kurtosis of the values (3 for Gaussian noise). */
+  kurtosis: number;
 }
 
 export function summarise(values: Float64Array, stepMs: number): Summary {
@@ -158,15 +164,37 @@ export function summarise(values: Float64Array, stepMs: number): Summary {
       max: Number.NaN,
       last,
       slopePerHour: Number.NaN,
+      rms: Number.NaN,
+      crest: Number.NaN,
+      kurtosis: Number.NaN,
     };
   const mean = sum / n;
   const denominator = n * sxx - sx * sx;
+  // Central moments in a second pass: the one-pass formula loses precision on large offsets.
+  let m2 = 0;
+  let m4 = 0;
+  let peak = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isNaN(v)) continue;
+    const d = v - mean;
+    m2 += d * d;
+    m4 += d * d * d * d;
+    if (Math.abs(d) > peak) peak = Math.abs(d);
+  }
+  m2 /= n;
+  m4 /= n;
+  const std = Math.sqrt(m2);
   return {
     mean,
+    // one-pass, as the shipped models were trained with (their files reproduce byte for byte)
     std: Math.sqrt(Math.max(0, sumSq / n - mean * mean)),
     min,
     max,
     last,
     slopePerHour: denominator === 0 ? 0 : (n * sxy - sx * sum) / denominator,
+    rms: Math.sqrt(sumSq / n),
+    crest: std === 0 ? 0 : peak / std,
+    kurtosis: m2 === 0 ? 0 : m4 / (m2 * m2),
   };
 }

@@ -229,6 +229,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX predictions_ts ON predictions(ts);
     `,
   },
+  {
+    version: 6,
+    description: "failure modes on maintenance records; anomaly scores of normal-behaviour baselines",
+    sql: `
+      -- What the technician found (bearing, seal, motor, ...): imported or recorded with the record.
+      ALTER TABLE maintenance_records ADD COLUMN failure_mode TEXT;
+
+      -- A baseline's score is not a probability, so it is not a prediction row: its own table, with
+      -- the threshold it was compared with and whether the baseline was still in its shadow period.
+      CREATE TABLE anomaly_scores (
+        id INTEGER PRIMARY KEY,
+        machine_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        model_id INTEGER,
+        score REAL NOT NULL,
+        threshold REAL NOT NULL,
+        level TEXT NOT NULL CHECK (level IN ('LOW', 'MEDIUM', 'HIGH')),
+        shadow INTEGER NOT NULL DEFAULT 0,
+        reasons TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX anomaly_scores_machine_ts ON anomaly_scores(machine_id, ts);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

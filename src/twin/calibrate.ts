@@ -9,6 +9,8 @@
  * result says which were fitted and how well (R^2).
  */
 import { Matrix, solve } from "ml-matrix";
+import { roleOf } from "../line/vocabulary.js";
+import { listTags } from "../store/seriesReader.js";
 import type { Db } from "../store/store.js";
 import { DEFAULT_PARAMS, SIGNALS, type Signal, type TwinParams } from "./machine.js";
 
@@ -34,26 +36,20 @@ interface Window {
 }
 
 /**
- * Which tag is which twin signal, per machine: a tag's `role` from the config when given, else a
- * name ending in `.<signal>` (press7.speed, m3.piece_count).
+ * Which tag is which twin signal, per machine, by the line's one rule (line/vocabulary.ts): a
+ * tag's `role` from the config when given, else a name ending in `.<signal>` (press7.speed).
  */
 export function signalTags(
   db: Db,
-  roles: ReadonlyMap<string, Signal> = new Map(),
+  roles: ReadonlyMap<string, string> = new Map(),
 ): Map<number, Map<Signal, number>> {
-  const rows = db.prepare("SELECT id, name, machine_id AS machine FROM tags").all() as {
-    id: number;
-    name: string;
-    machine: number;
-  }[];
   const known = new Set<string>(SIGNALS);
   const out = new Map<number, Map<Signal, number>>();
-  for (const r of rows) {
-    const suffix = r.name.slice(r.name.lastIndexOf(".") + 1);
-    const signal = roles.get(r.name) ?? (known.has(suffix) ? (suffix as Signal) : undefined);
-    if (signal === undefined) continue;
+  for (const r of listTags(db)) {
+    const signal = roleOf({ name: r.name, role: roles.get(r.name) });
+    if (signal === undefined || !known.has(signal)) continue;
     if (!out.has(r.machine)) out.set(r.machine, new Map());
-    out.get(r.machine)!.set(signal, r.id);
+    out.get(r.machine)!.set(signal as Signal, r.id);
   }
   return out;
 }
@@ -61,7 +57,7 @@ export function signalTags(
 export function calibrate(
   db: Db,
   options: {
-    roles?: ReadonlyMap<string, Signal>;
+    roles?: ReadonlyMap<string, string>;
     windowMin?: number;
     sinceTs?: number;
     ambientC?: number;

@@ -6,8 +6,8 @@
  * the simulator use the full digital twin (simPlc.ts).
  */
 import modbusSerial from "modbus-serial";
+import { mulberry32 } from "../common/random.js";
 import { encodeRegisters } from "../connectors/modbus/codec.js";
-import { mulberry32 } from "./machine.js";
 
 const REGISTERS_PER_UNIT = 128;
 

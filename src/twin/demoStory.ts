@@ -11,6 +11,7 @@ import type { Logger } from "../common/logger.js";
 import type { LineConfig } from "../config/schema.js";
 import type { Store } from "../store/store.js";
 import { backfill, type GenerateSummary, operatorChanges, type RecordedTag } from "./generate.js";
+import { isSignal, type Signal } from "./machine.js";
 import { SimPlc } from "./simPlc.js";
 
 export interface DemoStory {
@@ -87,8 +88,8 @@ export async function prepareDemoLine(
     });
   }
   const tags: RecordedTag[] = config.tags
-    .filter((t) => t.role !== undefined)
-    .map((t) => ({ name: t.name, machine: t.machine, signal: t.role!, unit: t.unit ?? "" }));
+    .filter((t) => isSignal(t.role))
+    .map((t) => ({ name: t.name, machine: t.machine, signal: t.role as Signal, unit: t.unit ?? "" }));
   const intervalS = 60;
   const steps = (story.historyH * 3_600) / intervalS;
   // Operators moved the setpoints every hour or two (which is what calibrates the twin); in the

@@ -5,10 +5,11 @@
  */
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { silentLogger } from "../common/logger.js";
+import { mulberry32 } from "../common/random.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { LineTwin } from "./line.js";
-import { mulberry32, SIGNALS, type Signal } from "./machine.js";
+import { SIGNALS, type Signal } from "./machine.js";
 
 /** The signals a line's gateway records per machine (the bearing's wear is hidden, as on a real line). */
 export const RECORDED_SIGNALS: readonly Signal[] = SIGNALS.filter((s) => s !== "alarms" && s !== "wear");

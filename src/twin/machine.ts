@@ -14,17 +14,8 @@
  *   at 1.0 the machine stops with a fault until maintenance resets it.
  * All randomness comes from one seeded generator: the same seed gives the same run.
  */
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../common/random.js";
+import { DEFAULT_STATE, SETPOINT_ROLES, type SetpointRole, type StandardRole } from "../line/vocabulary.js";
 
 /** The response parameters: defaults for a typical press, or fitted from history. */
 export interface TwinParams {
@@ -72,7 +63,7 @@ export const DEFAULT_PARAMS: TwinParams = {
   nominalPressure: 6,
 };
 
-/** Everything the twin exposes as a tag; the names a config's `twin:` role refers to. */
+/** Everything the twin exposes as a tag: a subset of the line's standard roles. */
 export const SIGNALS = [
   "speed_setpoint",
   "speed",
@@ -92,10 +83,15 @@ export const SIGNALS = [
   "state",
   "alarms",
   "wear",
-] as const;
+] as const satisfies readonly StandardRole[];
 export type Signal = (typeof SIGNALS)[number];
-export const SETPOINTS = ["speed_setpoint", "temperature_setpoint", "pressure_setpoint"] as const;
-export type Setpoint = (typeof SETPOINTS)[number];
+const SIGNAL_SET: ReadonlySet<string> = new Set(SIGNALS);
+/** Whether the twin simulates this role (a line may have roles the twin knows nothing of). */
+export function isSignal(role: string | undefined): role is Signal {
+  return role !== undefined && SIGNAL_SET.has(role);
+}
+export const SETPOINTS = SETPOINT_ROLES;
+export type Setpoint = SetpointRole;
 
 /** Output in pieces/min at a speed, before scrap: it saturates. */
 export function outputRate(p: TwinParams, speed: number): number {
@@ -112,7 +108,7 @@ export function powerDraw(p: TwinParams, speed: number, temperature: number, amb
   );
 }
 
-export const STATE = { stopped: 0, running: 1, fault: 3 } as const;
+export const STATE = DEFAULT_STATE;
 
 export interface MachineOptions {
   id: number;

@@ -14,7 +14,7 @@ import type { LineConfig, TagConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 import { decodeRegisters, encodeRegisters, registerCount } from "../connectors/modbus/codec.js";
 import { type LineEvent, LineTwin } from "./line.js";
-import { SETPOINTS, type Setpoint, type Signal } from "./machine.js";
+import { isSignal, SETPOINTS, type Setpoint, type Signal } from "./machine.js";
 import type { OpcuaPlcServer, ServedDataType } from "./opcuaServer.js";
 
 export type FaultSpec =
@@ -114,7 +114,8 @@ export class SimPlc {
   value(tag: TagConfig): number {
     const fault = this.#faults.get(tag.name);
     if (fault === "dropout") return Number.NaN;
-    const v = this.twin.machine(tag.machine).read(tag.role!);
+    // A role the twin does not simulate reads as a dropped-out sensor.
+    const v = isSignal(tag.role) ? this.twin.machine(tag.machine).read(tag.role) : Number.NaN;
     if (fault === "stuck") {
       if (!this.#stuck.has(tag.name)) this.#stuck.set(tag.name, v);
       return this.#stuck.get(tag.name)!;
@@ -196,7 +197,7 @@ export class SimPlc {
       return [
         {
           id,
-          dataType: DATA_TYPES[tag.role!] ?? ("Double" as const),
+          dataType: (isSignal(tag.role) ? DATA_TYPES[tag.role] : undefined) ?? ("Double" as const),
           // NaN (a dropped-out sensor) is served as BadSensorFailure, not a stale value.
           read: () => (this.value(tag) - tag.offset) / tag.scale,
           ...(setpoint === undefined

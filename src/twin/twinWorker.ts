@@ -8,11 +8,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import { type ErrorCode, LinepilotError } from "../common/errors.js";
 import { startWorker } from "../common/worker.js";
 import type { LineConfig } from "../config/schema.js";
+import { rolesOf } from "../line/vocabulary.js";
 import { openStoreForReading } from "../store/store.js";
 import { calibrate } from "./calibrate.js";
 import type { TwinParams } from "./machine.js";
 import type { ScenarioResult } from "./scenario.js";
-import { rolesOf, type WhatIfRequest, whatIf } from "./whatIf.js";
+import { type WhatIfRequest, whatIf } from "./whatIf.js";
 
 type Job =
   | { kind: "whatIf"; storePath: string; config: LineConfig; request: WhatIfRequest }

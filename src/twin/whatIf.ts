@@ -4,9 +4,9 @@
  * unless one is given, and run the scenario.
  */
 import type { LineConfig } from "../config/schema.js";
+import { rolesOf } from "../line/vocabulary.js";
 import type { Db } from "../store/store.js";
 import { calibrate } from "./calibrate.js";
-import type { Signal } from "./machine.js";
 import { type Goal, parseGoal, type ScenarioResult, simulateScenario } from "./scenario.js";
 
 export interface WhatIfRequest {
@@ -17,10 +17,6 @@ export interface WhatIfRequest {
   /** Days of history to calibrate on, counted back from the newest sample. */
   historyDays?: number;
   seed?: number;
-}
-
-export function rolesOf(config: LineConfig | undefined): Map<string, Signal> {
-  return new Map((config?.tags ?? []).filter((t) => t.role !== undefined).map((t) => [t.name, t.role!]));
 }
 
 export function activeGoal(db: Db, now = Date.now()): Goal | undefined {

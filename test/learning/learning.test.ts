@@ -12,6 +12,7 @@ import { DEFAULT_ALERTS } from "../../src/maintenance/alertPolicy.js";
 import { buildDataset } from "../../src/maintenance/dataset.js";
 import { PM_MODEL_NAME, Predictor } from "../../src/maintenance/predictor.js";
 import { evaluate, splitByTime } from "../../src/maintenance/train.js";
+import { PM_FEATURES } from "../../src/preprocess/features.js";
 import { isEncryptedModel } from "../../src/registry/modelCrypto.js";
 import { ModelRegistry } from "../../src/registry/registry.js";
 import { Store } from "../../src/store/store.js";
@@ -64,7 +65,7 @@ async function line(t: { after(fn: () => Promise<void>): void }, cfg: LineConfig
 
 /** Failures of the winding in the holdout that the model alerted 24-72 h ahead, of all of them. */
 function windingDetection(store: Store, model: Uint8Array): { inTime: number; failures: number } {
-  const data = buildDataset(store.db, { horizonH: 48, strideMin: 30 });
+  const data = buildDataset(store.db, { horizonH: 48, strideMin: 30, features: PM_FEATURES });
   const { holdout } = splitByTime(data, 0.25);
   const winding = store.db
     .prepare(

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import * as ort from "onnxruntime-node";
+import { mulberry32 } from "../../src/common/random.js";
 import { loadModelFile, ModelRunner } from "../../src/inference/engine.js";
 import { forestToOnnx, onnxToForest } from "../../src/inference/onnxModel.js";
 import {
@@ -14,7 +15,6 @@ import {
   treeShap,
 } from "../../src/maintenance/forest.js";
 import { auc } from "../../src/maintenance/train.js";
-import { mulberry32 } from "../../src/twin/machine.js";
 import { tempDir } from "../helpers.js";
 
 const FEATURES = ["vibration", "temperature", "current", "noise"];

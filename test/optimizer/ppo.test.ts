@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { mulberry32 } from "../../src/common/random.js";
 import { ModelRunner } from "../../src/inference/engine.js";
 import { mlpToOnnx } from "../../src/inference/onnxModel.js";
 import { OBSERVATION } from "../../src/optimizer/decision.js";
 import { Mlp, trainPpo } from "../../src/optimizer/ppo.js";
-import { mulberry32 } from "../../src/twin/machine.js";
 import { ROOT, tempDir } from "../helpers.js";
 
 test("the network's gradients match finite differences", () => {

@@ -4,9 +4,11 @@
  */
 import type { Command } from "commander";
 import * as alerts from "./alerts.js";
+import * as baseline from "./baseline.js";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
 import * as generate from "./generate.js";
+import * as importHistory from "./import.js";
 import * as mode from "./mode.js";
 import * as models from "./models.js";
 import * as pki from "./pki.js";
@@ -34,7 +36,9 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   simulate,
   simPlc,
   generate,
+  importHistory,
   train,
+  baseline,
   trainOptimizer,
   demo,
 ];

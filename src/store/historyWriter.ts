@@ -1,0 +1,96 @@
+/**
+ * Writes imported history into the store: samples in large transactions, each inserted only when
+ * the tag has no sample at that exact time yet (the (tag, time) index answers), so importing the
+ * same file twice, or two overlapping exports, adds nothing twice and never replaces a value the
+ * gateway recorded itself. Maintenance records likewise, by machine, start and work order.
+ */
+import type { Db } from "./store.js";
+
+export class HistoryWriter {
+  readonly #db: Db;
+  readonly #insert;
+  readonly #maintenance;
+  readonly #batch;
+  /** Samples offered, and those that were new. */
+  offered = 0;
+  inserted = 0;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO sensor_data (tag_id, ts, value, status)
+       SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM sensor_data WHERE tag_id = ? AND ts = ?)`,
+    );
+    this.#maintenance = db.prepare(
+      `INSERT INTO maintenance_records (machine_id, work_order, started_at, completed_at, downtime_min, failure,
+         parts, technician, notes, source, created_at, failure_mode)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?, ?
+       WHERE NOT EXISTS (SELECT 1 FROM maintenance_records WHERE machine_id = ? AND started_at = ?
+                         AND coalesce(work_order, '') = coalesce(?, ''))`,
+    );
+    this.#batch = db.transaction(
+      (n: number, tags: Int32Array, ts: Float64Array, values: Float64Array, status: Uint32Array) => {
+        let inserted = 0;
+        for (let i = 0; i < n; i++) {
+          const v = values[i]!;
+          const tag = tags[i]!;
+          const t = ts[i]!;
+          inserted += this.#insert.run(tag, t, Number.isNaN(v) ? null : v, status[i]!, tag, t).changes;
+        }
+        return inserted;
+      },
+    );
+  }
+
+  /** One transaction for the first `n` samples of the columns; returns how many were new. */
+  write(n: number, tags: Int32Array, ts: Float64Array, values: Float64Array, status: Uint32Array): number {
+    const inserted = this.#batch(n, tags, ts, values, status) as number;
+    this.offered += n;
+    this.inserted += inserted;
+    return inserted;
+  }
+
+  /** Samples of these tags already in the store between two times (what a dry run would skip). */
+  existing(tagIds: readonly number[], fromTs: number, toTs: number): number {
+    if (tagIds.length === 0) return 0;
+    const row = this.#db
+      .prepare(
+        `SELECT count(*) AS n FROM sensor_data WHERE tag_id IN (${tagIds.map(() => "?").join(",")}) AND ts BETWEEN ? AND ?`,
+      )
+      .get(...tagIds, fromTs, toTs) as { n: number };
+    return row.n;
+  }
+
+  /** A maintenance record from an export; false when the same record is there already. */
+  maintenance(r: {
+    machineId: number;
+    workOrder: string | null;
+    startedAt: number;
+    completedAt: number;
+    downtimeMin: number;
+    failure: boolean;
+    parts: string[];
+    technician: string | null;
+    notes: string;
+    failureMode: string | null;
+  }): boolean {
+    return (
+      this.#maintenance.run(
+        r.machineId,
+        r.workOrder,
+        r.startedAt,
+        r.completedAt,
+        r.downtimeMin,
+        r.failure ? 1 : 0,
+        JSON.stringify(r.parts),
+        r.technician,
+        r.notes,
+        Date.now(),
+        r.failureMode,
+        r.machineId,
+        r.startedAt,
+        r.workOrder,
+      ).changes === 1
+    );
+  }
+}

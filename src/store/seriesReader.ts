@@ -1,0 +1,108 @@
+/**
+ * Reads telemetry back for features, calibration and training: a tag's samples over a window
+ * (with the one just before it, the value the window starts from), its latest value, and the
+ * machine's maintenance and failure history. Statements are prepared once per reader.
+ */
+import type { Db } from "./store.js";
+
+export interface StoredTag {
+  id: number;
+  name: string;
+  machine: number;
+  unit: string;
+}
+
+export interface RawSeries {
+  ts: Float64Array;
+  values: Float64Array;
+}
+
+/** Every tag the store knows, with its machine. */
+export function listTags(db: Db): StoredTag[] {
+  return db
+    .prepare("SELECT id, name, machine_id AS machine, unit FROM tags ORDER BY id")
+    .all() as StoredTag[];
+}
+
+/** The first and last sample time in the store, or null when it has none. */
+export function sampleRange(db: Db): { from: number; to: number } | null {
+  const r = db.prepare("SELECT min(ts) AS a, max(ts) AS b FROM sensor_data").get() as {
+    a: number | null;
+    b: number | null;
+  };
+  return r.a === null || r.b === null ? null : { from: r.a, to: r.b };
+}
+
+/** The first and last sample time of one machine's tags, or null when it has none. */
+export function machineRange(db: Db, machine: number): { from: number; to: number } | null {
+  const r = db
+    .prepare(
+      "SELECT min(d.ts) AS a, max(d.ts) AS b FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.machine_id = ?",
+    )
+    .get(machine) as { a: number | null; b: number | null };
+  return r.a === null || r.b === null ? null : { from: r.a, to: r.b };
+}
+
+/**
+ * Failures known to the store, in time order: `fault` machine events (from the PLC's state tag)
+ * and maintenance records marked as failures (what a technician or the plant's CMMS records, at
+ * the time the repair started). A record is the same failure as a fault event of its machine in
+ * the day before the repair or during it, and counts once.
+ */
+export function failureTimes(db: Db): { machine: number; ts: number }[] {
+  const faults = db
+    .prepare("SELECT machine_id AS machine, ts FROM machine_events WHERE kind = 'fault' ORDER BY ts")
+    .all() as { machine: number; ts: number }[];
+  const records = db
+    .prepare(
+      "SELECT machine_id AS machine, started_at AS s, completed_at AS c FROM maintenance_records WHERE failure = 1 ORDER BY started_at",
+    )
+    .all() as { machine: number; s: number; c: number }[];
+  const out = [...faults];
+  for (const r of records)
+    if (!faults.some((f) => f.machine === r.machine && f.ts >= r.s - 86_400_000 && f.ts <= r.c))
+      out.push({ machine: r.machine, ts: r.s });
+  return out.sort((a, b) => a.ts - b.ts || a.machine - b.machine);
+}
+
+export class SeriesReader {
+  readonly #range;
+  readonly #before;
+  readonly #maintenance;
+
+  constructor(db: Db) {
+    this.#range = db.prepare(
+      `SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1)
+       UNION ALL SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts > ? AND ts <= ? ORDER BY ts)`,
+    );
+    this.#before = db.prepare(
+      "SELECT value FROM sensor_data WHERE tag_id = ? AND ts <= ? AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
+    );
+    this.#maintenance = db.prepare(
+      "SELECT max(completed_at) AS at FROM maintenance_records WHERE machine_id = ? AND completed_at <= ?",
+    );
+  }
+
+  /** The samples in (fromTs, toTs] and the last one at or before fromTs; a Bad sample is NaN. */
+  series(tagId: number, fromTs: number, toTs: number): RawSeries {
+    const rows = this.#range.raw().all(tagId, fromTs, tagId, fromTs, toTs) as [number, number | null][];
+    const ts = new Float64Array(rows.length);
+    const values = new Float64Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      ts[i] = row[0];
+      values[i] = row[1] ?? Number.NaN;
+    }
+    return { ts, values };
+  }
+
+  /** The last good value at or before `atTs`, or NaN. */
+  latest(tagId: number, atTs: number): number {
+    return (this.#before.get(tagId, atTs) as { value: number } | undefined)?.value ?? Number.NaN;
+  }
+
+  /** When the machine's last maintenance before `atTs` was completed, or null. */
+  lastMaintenance(machine: number, atTs: number): number | null {
+    return (this.#maintenance.get(machine, atTs) as { at: number | null }).at;
+  }
+}
