@@ -29,6 +29,8 @@ find "$ort" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} +
 find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$ortarch" -exec rm -rf {} +
 # sd-notify's addon is optional (the notifier falls back to unix-dgram); musl builds never load here.
 rm -rf "$lib/node_modules/sd-notify"
+# papaparse ships a demo page that loads jQuery from a CDN: not part of the parser.
+rm -rf "$lib/node_modules/papaparse/player"
 find "$lib/node_modules" -name '*.musl.node' -delete
 find "$lib/node_modules" \( -name '.eslintrc*' -o -name '.npmignore' -o -name '.git*' -o -name '.travis.yml' -o -name '.editorconfig' -o -name '.nycrc' -o -name '*.sh' \) -prune -exec rm -rf {} +
 find "$lib/node_modules" \( -name '*.md' -o -name '*.ts' ! -name '*.d.ts' -o -name '*.map' -o -name '.github' -o -name 'test' -o -name 'tests' -o -name 'example' -o -name 'examples' -o -name 'deps' -o -name '*.gyp*' -o -name 'obj.target' -o -name '.deps' -o -name 'Makefile' -o -name '*.mk' \) -prune -exec rm -rf {} +

@@ -115,3 +115,36 @@ export async function driftedLine(out: string, drift = true): Promise<string> {
   });
   return out;
 }
+
+/** Real-data excerpts (see test/fixtures/real/README.md for their sources). */
+export const FIXTURES = join(ROOT, "test/fixtures/real");
+
+/** The IMS bearing rig (four bearings, one accelerometer each) as a line, its store in `dir`. */
+export function imsRigConfig(dir: string): string {
+  const tags = [1, 2, 3, 4]
+    .map(
+      (b) =>
+        `  - { name: bearing${b}.vibration, machine: ${b}, role: acceleration, unit: g, connection: rig, nodeId: "ns=1;s=B${b}", intervalMs: 600000 }`,
+    )
+    .join("\n");
+  const file = join(dir, "rig.yaml");
+  writeFileSync(
+    file,
+    `version: 1
+line: { enterprise: nasa, site: ims, area: rig, name: test2 }
+machines: [{ id: 1, name: Bearing 1 }, { id: 2, name: Bearing 2 }, { id: 3, name: Bearing 3 }, { id: 4, name: Bearing 4 }]
+connections: [{ id: rig, protocol: opcua, endpoint: "opc.tcp://127.0.0.1:4840" }]
+tags:
+${tags}
+store: { path: rig.db }
+maintenance:
+  model: ${JSON.stringify(join(ROOT, "models/predictive_maintenance.onnx"))}
+  window: { minutes: 60, stepMs: 600000, maxGapMs: 1800000, holdMs: 1800000 }
+  baseline: { days: 1.5, shadowDays: 0, alertsPerMachineWeek: 0.5 }
+`,
+  );
+  return file;
+}
+
+export const IMS_MAP = [1, 2, 3, 4].flatMap((b) => ["--map", `Bearing ${b}=bearing${b}.vibration`]);
+export const IMS_TIME = ["--time-column", "Datetime", "--time-format", "yyyy.MM.dd.HH.mm.ss"];

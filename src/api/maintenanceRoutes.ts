@@ -1,7 +1,11 @@
-/** GET /ai/alerts, POST /ai/alerts/:id/ack, GET /ai/predictions: what `linepilot alerts` and `predict` show. */
+/**
+ * GET /ai/alerts, POST /ai/alerts/:id/ack, GET /ai/predictions, GET /ai/anomalies: what
+ * `linepilot alerts` and `predict` show.
+ */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { acknowledgeAlert } from "../store/alerts.js";
+import { latestAnomalyScores } from "../store/anomalyScores.js";
 import type { Store } from "../store/store.js";
 
 const ackBody = z.strictObject({ by: z.string().min(1).max(64), note: z.string().max(500).optional() });
@@ -54,6 +58,17 @@ export function maintenanceRoutes(store: () => Store) {
           ...r,
           ts: new Date(Number(r.ts)).toISOString(),
           reasons: JSON.parse(String(r.reasons)) as unknown,
+        })),
+      };
+    });
+    app.get("/ai/anomalies", async (request) => {
+      const q = request.query as { machine?: string; limit?: string };
+      const limit = Math.min(1_000, Math.max(1, Number(q.limit ?? 20) || 20));
+      const machine = q.machine === undefined ? undefined : Number(q.machine);
+      return {
+        anomalies: latestAnomalyScores(store(), machine, limit).map((r) => ({
+          ...r,
+          ts: new Date(r.ts).toISOString(),
         })),
       };
     });

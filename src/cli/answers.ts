@@ -19,6 +19,17 @@ export interface PredictionAnswer {
   reasons: { text: string }[];
 }
 
+/** GET /ai/anomalies: one baseline score with the tags that deviate. */
+export interface AnomalyAnswer {
+  machine_id: number;
+  ts: string;
+  score: number;
+  threshold: number;
+  level: string;
+  shadow: boolean;
+  reasons: { text: string }[];
+}
+
 /** GET /ai/alerts: one alert with the details it was opened or changed with. */
 export interface AlertAnswer {
   id: number;

@@ -20,6 +20,7 @@ import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
 import { Learner } from "../learning/learner.js";
+import { BaselineMonitor } from "../maintenance/baselineMonitor.js";
 import { Predictor } from "../maintenance/predictor.js";
 import { liveStateReader } from "../optimizer/liveState.js";
 import { Optimizer, tunedTags } from "../optimizer/optimizer.js";
@@ -51,6 +52,7 @@ export class Daemon {
   api: ApiServer | undefined;
   sync: PlantSync | undefined;
   maintenance: Predictor | undefined;
+  baseline: BaselineMonitor | undefined;
   registry: ModelRegistry | undefined;
   learner: Learner | undefined;
   envelope: SafetyEnvelope | undefined;
@@ -149,6 +151,15 @@ export class Daemon {
       if (cfg.maintenance !== undefined)
         this.maintenance = await this.#startComponent(
           new Predictor(cfg.maintenance, {
+            store,
+            log: this.#log,
+            line: cfg,
+            ...(this.registry !== undefined ? { registry: this.registry } : {}),
+          }),
+        );
+      if (cfg.maintenance?.baseline !== undefined)
+        this.baseline = await this.#startComponent(
+          new BaselineMonitor(cfg.maintenance, {
             store,
             log: this.#log,
             line: cfg,

@@ -267,8 +267,8 @@ export async function importCsv(
         try {
           onRow(results.data);
         } catch (error) {
+          reject(error); // before abort(), which completes the parse
           parser.abort();
-          reject(error);
           return;
         }
         if (onProgress !== undefined && lineNo - lastProgress >= 20_000) {

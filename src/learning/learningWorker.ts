@@ -2,11 +2,9 @@
  * Trains a candidate in a worker thread at the lowest CPU priority, on its own read-only
  * connection to the store: ingestion and inference keep their cores and their event loop.
  */
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { errorMessage } from "../common/errors.js";
-import { startWorker } from "../common/worker.js";
+import { lowerThisThreadsPriority, startWorker } from "../common/worker.js";
 import { openStoreForReading } from "../store/store.js";
 import { type CandidateOptions, type CandidateResult, trainCandidate } from "./candidate.js";
 
@@ -14,20 +12,6 @@ interface Job {
   storePath: string;
   activeModel: Uint8Array;
   options: CandidateOptions;
-}
-
-/**
- * Linux keeps a nice value per thread: setpriority() on this thread's id lowers this worker only.
- * Node does not expose a worker's thread id, but /proc/thread-self names it.
- */
-function lowerThisThreadsPriority(): number | null {
-  try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    setPriority(tid, 19);
-    return tid;
-  } catch {
-    return null; // not Linux, or not permitted: train at normal priority
-  }
 }
 
 if (parentPort !== null && (workerData as { learningJob?: Job } | undefined)?.learningJob !== undefined) {

@@ -8,7 +8,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import { errorMessage } from "../common/errors.js";
+import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, MaintenanceConfig } from "../config/schema.js";
 import { isDown, type RunningStates, runningStates } from "../connectors/machineEvents.js";
@@ -23,7 +23,7 @@ import {
   windowSettings,
 } from "../preprocess/features.js";
 import type { ModelRegistry } from "../registry/registry.js";
-import { changeAlert, openAlert } from "../store/alerts.js";
+import { activeAlertOf, activeAlerts, changeAlert, openAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
 import { baseValue } from "./forest.js";
@@ -149,12 +149,7 @@ export class Predictor implements Component {
         abort: () => next.runner.stop(),
       };
     });
-    const open = this.#deps.store.db
-      .prepare(
-        "SELECT machine_id AS machine, opened_at AS at, details FROM alerts WHERE kind = 'predicted_failure' AND state != 'cleared'",
-      )
-      .all() as { machine: number; at: number; details: string }[];
-    for (const a of open) {
+    for (const a of activeAlerts(this.#deps.store, "predicted_failure")) {
       const t = this.#tracker(a.machine);
       t.openedAt = a.at;
       t.escalated = (JSON.parse(a.details) as { escalated?: boolean }).escalated === true;
@@ -177,7 +172,10 @@ export class Predictor implements Component {
     try {
       declared = readModelInfo(bytes ?? readFileSync(source));
     } catch (error) {
-      throw new Error(`${source} is not a linepilot model: ${errorMessage(error)}`);
+      throw new LinepilotError(
+        "LP_ERR_MODEL",
+        `model ${PM_MODEL_NAME}: ${source} is not a valid linepilot ONNX model (${errorMessage(error)})`,
+      );
     }
     const features = declared.info.features;
     const runner = new ModelRunner({
@@ -411,18 +409,9 @@ export class Predictor implements Component {
         });
         return;
       }
-      const open = this.#openAlertOf(a.machine_id);
+      const open = activeAlertOf(store, a.machine_id, "predicted_failure");
       if (open !== undefined) changeAlert(store, open, change, event);
     })();
-  }
-
-  #openAlertOf(machine: number): number | undefined {
-    const row = this.#deps.store.db
-      .prepare(
-        "SELECT id FROM alerts WHERE machine_id = ? AND kind = 'predicted_failure' AND state != 'cleared' ORDER BY id DESC LIMIT 1",
-      )
-      .get(machine) as { id: number } | undefined;
-    return row?.id;
   }
 
   health(): ComponentHealth {

@@ -118,3 +118,22 @@ export function acknowledgeAlert(
     return "open";
   })();
 }
+
+/** The machine's alert of this kind that has not cleared yet (the newest), if any. */
+export function activeAlertOf(store: Store, machine: number, kind: string): number | undefined {
+  const row = store.db
+    .prepare(
+      "SELECT id FROM alerts WHERE machine_id = ? AND kind = ? AND state != 'cleared' ORDER BY id DESC LIMIT 1",
+    )
+    .get(machine, kind) as { id: number } | undefined;
+  return row?.id;
+}
+
+/** Every alert of this kind not cleared yet, for a component restoring its alert state at start. */
+export function activeAlerts(store: Store, kind: string): { machine: number; at: number; details: string }[] {
+  return store.db
+    .prepare(
+      "SELECT machine_id AS machine, opened_at AS at, details FROM alerts WHERE kind = ? AND state != 'cleared'",
+    )
+    .all(kind) as { machine: number; at: number; details: string }[];
+}

@@ -115,6 +115,7 @@ export function register(program: Command): void {
       "--maintenance <file>",
       "maintenance and failure records (machine,started,completed,failure,mode,parts,work_order,technician,note)",
     )
+    .option("--maintenance-time-format <f>", "the maintenance file's time format (like --time-format)", "iso")
     .option("--dry-run", "read and check everything, report what would be imported, write nothing")
     .option("--json", "the report as JSON")
     .addHelpText("after", `\n${help}`)
@@ -139,6 +140,7 @@ export function register(program: Command): void {
         qualityColumn?: string;
         skipUnmapped?: boolean;
         maintenance?: string;
+        maintenanceTimeFormat: string;
         dryRun?: boolean;
         json?: boolean;
       };
@@ -239,7 +241,7 @@ export function register(program: Command): void {
         if (o.maintenance !== undefined) {
           const read = await readMaintenanceCsv(
             o.maintenance,
-            time,
+            { ...time, format: o.maintenanceTimeFormat },
             new Set(config.machines.map((m) => m.id)),
           );
           let added = 0;

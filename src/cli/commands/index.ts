@@ -21,6 +21,7 @@ import * as suggestions from "./suggestions.js";
 import * as tags from "./tags.js";
 import * as train from "./train.js";
 import * as trainOptimizer from "./trainOptimizer.js";
+import * as vibration from "./vibration.js";
 
 export const COMMANDS: readonly { register(program: Command): void }[] = [
   run,
@@ -39,6 +40,7 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   importHistory,
   train,
   baseline,
+  vibration,
   trainOptimizer,
   demo,
 ];

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
-import type { PredictionAnswer } from "../answers.js";
+import type { AnomalyAnswer, PredictionAnswer } from "../answers.js";
 import { apiBaseUrl, apiGet } from "../apiClient.js";
 import { parseInteger } from "../output.js";
 
-export const help = `The latest failure-risk assessment of a machine (SPEC.md section 4): risk level, probability,
-confidence, recommended action and the reasons (TreeSHAP contributions of the features, and any
-rule that fired).`;
+export const help = `The latest failure-risk assessment of a machine: risk level, probability, confidence,
+recommended action and the reasons (TreeSHAP contributions of the features, and any rule that
+fired); and its normal-behaviour baseline's latest score, with the tags that deviate from their
+own normal, by how much and since when. A machine the model cannot score says why.`;
 
 export function register(program: Command): void {
   program
@@ -17,18 +18,37 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { machine: number; config?: string; api?: string; json?: boolean }) => {
-      const res = await apiGet<{ predictions: PredictionAnswer[] }>(
-        apiBaseUrl(opts),
-        `/ai/predictions?machine=${opts.machine}&limit=1`,
-      );
+      const base = apiBaseUrl(opts);
+      const [res, anomalies, health] = await Promise.all([
+        apiGet<{ predictions: PredictionAnswer[] }>(base, `/ai/predictions?machine=${opts.machine}&limit=1`),
+        apiGet<{ anomalies: AnomalyAnswer[] }>(base, `/ai/anomalies?machine=${opts.machine}&limit=1`),
+        apiGet<{ components: Record<string, { details: Record<string, unknown> }> }>(base, "/health"),
+      ]);
       const p = res.predictions[0];
-      if (opts.json) return console.log(JSON.stringify(p ?? null, null, 2));
-      if (p === undefined)
-        return console.log(`no prediction for machine ${opts.machine} yet (is maintenance configured?)`);
-      console.log(
-        `machine ${p.machine_id} at ${p.ts}: ${p.risk_level} risk, P(failure within the horizon) ${p.failure_probability.toFixed(2)}, confidence ${p.confidence.toFixed(2)}`,
-      );
-      for (const r of p.reasons) console.log(`  - ${r.text}`);
-      console.log(`=> ${p.recommended_action}`);
+      const a = anomalies.anomalies[0];
+      if (opts.json) return console.log(JSON.stringify({ prediction: p ?? null, anomaly: a ?? null }, null, 2));
+      const unscored = (health.components.maintenance?.details.unscored ?? {}) as Record<string, string>;
+      const baseline = (health.components.baseline?.details.machines ?? {}) as Record<
+        string,
+        { phase: string; reason: string }
+      >;
+      if (p !== undefined) {
+        console.log(
+          `machine ${p.machine_id} at ${p.ts}: ${p.risk_level} risk, P(failure within the horizon) ${p.failure_probability.toFixed(2)}, confidence ${p.confidence.toFixed(2)}`,
+        );
+        for (const r of p.reasons) console.log(`  - ${r.text}`);
+        console.log(`=> ${p.recommended_action}`);
+      } else if (unscored[String(opts.machine)] !== undefined)
+        console.log(`machine ${opts.machine}: not scored by the failure model: ${unscored[String(opts.machine)]}`);
+      else if (a === undefined) console.log(`no prediction for machine ${opts.machine} yet (is maintenance configured?)`);
+      if (a !== undefined) {
+        console.log(
+          `baseline at ${a.ts}: ${a.level}, anomaly score ${a.score.toFixed(2)} (alerts at ${a.threshold.toFixed(2)})${a.shadow ? ", shadow period: recorded, not alerted" : ""}`,
+        );
+        for (const r of a.reasons) console.log(`  - ${r.text}`);
+      } else if (baseline[String(opts.machine)] !== undefined) {
+        const b = baseline[String(opts.machine)]!;
+        console.log(`baseline: ${b.phase}${b.reason ? ` (${b.reason})` : ""}`);
+      }
     });
 }

@@ -44,6 +44,15 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `windows not scored (gaps, or less than a window of data yet) ${d.incompleteWindows}`,
         `not scored while down ${d.downMachines}`,
       );
+    const unscored = Object.entries((d.unscored ?? {}) as Record<string, string>);
+    if (unscored.length > 0) parts.push(`not scored: ${unscored.map(([m, why]) => `machine ${m} ${why}`).join("; ")}`);
+  } else if (name === "baseline") {
+    parts.push(`${d.scored} scores`, `learned ${d.learned}`);
+    for (const [m, b] of Object.entries((d.machines ?? {}) as Record<string, { phase: string; reason: string; score?: number; threshold?: number }>))
+      parts.push(
+        `machine ${m} ${b.phase}${b.score !== undefined ? ` ${b.score.toFixed(2)}/${b.threshold?.toFixed(2)}` : ""}${b.reason ? ` (${b.reason})` : ""}`,
+      );
+    if (d.lastError) parts.push(`last error: ${d.lastError}`);
   } else if (name === "optimizer") {
     if (d.reason) parts.push(`DISABLED: ${d.reason}`);
     else
