@@ -34,7 +34,10 @@ function lp(args: string[]): string {
 /** A copy of an example config with its store in the scratch folder. */
 function lineConfig(example: string, name: string): string {
   const text = readFileSync(join(ROOT, "config/examples", example), "utf8")
-    .replace(/store: \{ path: [^}]+\}/, `store: { path: ${JSON.stringify(join(work, name, "linepilot.db"))} }`)
+    .replace(
+      /store: \{ path: [^}]+\}/,
+      `store: { path: ${JSON.stringify(join(work, name, "linepilot.db"))} }`,
+    )
     .replace(/model: \.\.\/\.\.\/models\//, `model: ${join(ROOT, "models")}/`);
   mkdirSync(join(work, name), { recursive: true });
   const file = join(work, name, "line.yaml");
@@ -80,7 +83,9 @@ function ims(test: 1 | 2): void {
   process.stdout.write(`IMS test ${test}: ${imported}`);
   const out = join(OUT, `ims-test${test}`);
   mkdirSync(out, { recursive: true });
-  const results = JSON.parse(lp(["baseline", "--config", config, "--evaluate", "--out", out, "--json"])) as BaselineResult[];
+  const results = JSON.parse(
+    lp(["baseline", "--config", config, "--evaluate", "--out", out, "--json"]),
+  ) as BaselineResult[];
   for (const r of results) {
     const e = r.evaluation;
     const alerts = e.alerts.map((a) => `${iso(a.ts)} (${a.hoursBeforeEnd} h before the end)`);
@@ -88,7 +93,9 @@ function ims(test: 1 | 2): void {
       `  bearing ${r.machine}: baseline ${r.training.windows} windows from ${r.training.from.slice(0, 10)}, threshold ${r.threshold}; ` +
         `replayed ${iso(e.from)} .. ${iso(e.to)}: ${e.alerts.length} alert${e.alerts.length === 1 ? "" : "s"}` +
         (alerts.length > 0 ? `: ${alerts.slice(0, 6).join(", ")}${alerts.length > 6 ? ", ..." : ""}` : "") +
-        (e.openAtEnd !== null ? `; open at the end since ${iso(e.openAtEnd.ts)} (${e.openAtEnd.hoursBeforeEnd} h)` : ""),
+        (e.openAtEnd !== null
+          ? `; open at the end since ${iso(e.openAtEnd.ts)} (${e.openAtEnd.hoursBeforeEnd} h)`
+          : ""),
     );
   }
   figures[`ims_test${test}`] = results.map((r) => ({
@@ -105,7 +112,14 @@ function cmapss(): void {
   const dir = join(work, "cmapss");
   mkdirSync(dir, { recursive: true });
   const file = join(DATA, "cmapss/train_FD001.txt");
-  const columns = ["unit", "cycle", "setting1", "setting2", "setting3", ...Array.from({ length: 21 }, (_, i) => `s${i + 1}`)];
+  const columns = [
+    "unit",
+    "cycle",
+    "setting1",
+    "setting2",
+    "setting3",
+    ...Array.from({ length: 21 }, (_, i) => `s${i + 1}`),
+  ];
   const signals = columns.slice(2);
   const lastCycle = new Map<number, number>();
   for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -125,7 +139,8 @@ function cmapss(): void {
     "tags:",
     ...units.flatMap((u) =>
       signals.map(
-        (s) => `  - { name: engine${u}.${s}, machine: ${u}, modelInput: true, connection: fleet, nodeId: "ns=1;s=E${u}.${s}", intervalMs: 3600000 }`,
+        (s) =>
+          `  - { name: engine${u}.${s}, machine: ${u}, modelInput: true, connection: fleet, nodeId: "ns=1;s=E${u}.${s}", intervalMs: 3600000 }`,
       ),
     ),
     `store: { path: ${JSON.stringify(join(dir, "linepilot.db"))} }`,
@@ -212,7 +227,14 @@ function cmapss(): void {
   process.stdout.write(`  linepilot train: ${trained}`);
   const cardFile = model.replace(/\.onnx$/, ".card.json");
   const card = JSON.parse(readFileSync(cardFile, "utf8")) as {
-    holdout: { auc: number; precision: number; recall: number; threshold: number; samples: number; machines?: number[] };
+    holdout: {
+      auc: number;
+      precision: number;
+      recall: number;
+      threshold: number;
+      samples: number;
+      machines?: number[];
+    };
     training: { samples: number };
     training_seconds: number;
     features: string[];
@@ -223,7 +245,15 @@ function cmapss(): void {
   if (hasSklearn) {
     const r = spawnSync(
       "python3",
-      [join(ROOT, "bench/real-data/sklearn_reference.py"), windows, "60", "8", "5", "7", String(card.holdout.threshold)],
+      [
+        join(ROOT, "bench/real-data/sklearn_reference.py"),
+        windows,
+        "60",
+        "8",
+        "5",
+        "7",
+        String(card.holdout.threshold),
+      ],
       { encoding: "utf8" },
     );
     if (r.status === 0) {
@@ -231,7 +261,8 @@ function cmapss(): void {
       card.reference = reference;
       writeFileSync(cardFile, `${JSON.stringify(card, null, 2)}\n`);
     } else console.log(`  scikit-learn reference failed: ${r.stderr.trim().split("\n").at(-1)}`);
-  } else console.log("  scikit-learn reference: python3-sklearn is not installed (apt install python3-sklearn)");
+  } else
+    console.log("  scikit-learn reference: python3-sklearn is not installed (apt install python3-sklearn)");
   const h = card.holdout;
   console.log(
     `  fails within 30 cycles, ${h.machines?.length ?? "?"} engines held out (${h.samples} windows): linepilot AUC ${h.auc}, precision ${h.precision}, recall ${h.recall} at p >= ${h.threshold}; forest trained in ${card.training_seconds} s on ${card.training.samples} windows x ${card.features.length} features`,
@@ -242,7 +273,13 @@ function cmapss(): void {
     );
   figures.cmapss_fd001 = {
     import_seconds: Number(importSeconds.toFixed(1)),
-    linepilot: { auc: h.auc, precision: h.precision, recall: h.recall, threshold: h.threshold, training_seconds: card.training_seconds },
+    linepilot: {
+      auc: h.auc,
+      precision: h.precision,
+      recall: h.recall,
+      threshold: h.threshold,
+      training_seconds: card.training_seconds,
+    },
     scikit_learn: reference ?? null,
   };
 }
@@ -251,7 +288,9 @@ function cwru(): void {
   const out = JSON.parse(
     lp([
       "vibration",
-      ...["inner_race_007_0hp", "outer_race_007_at6_0hp", "ball_007_0hp", "normal_0hp"].map((f) => join(DATA, `cwru/${f}.csv`)),
+      ...["inner_race_007_0hp", "outer_race_007_at6_0hp", "ball_007_0hp", "normal_0hp"].map((f) =>
+        join(DATA, `cwru/${f}.csv`),
+      ),
       "--rate",
       "12000",
       "--rpm",
@@ -266,19 +305,33 @@ function cwru(): void {
       "0.39828",
       "--json",
     ]),
-  ) as { file: string; rms: number; lines: { name: string; expectedHz: number; peakHz: number; prominence: number }[] }[];
+  ) as {
+    file: string;
+    rms: number;
+    lines: { name: string; expectedHz: number; peakHz: number; prominence: number }[];
+  }[];
   console.log("CWRU 6205 bearing, 1797 rpm, 12 kHz (envelope spectrum of the 1-5 kHz band):");
   for (const r of out) {
     const name = r.file.replace(/^.*\//, "");
     console.log(
       `  ${name}: rms ${r.rms.toFixed(3)} g; ` +
-        r.lines.map((l) => `${l.name.toUpperCase()} ${l.expectedHz.toFixed(1)} Hz -> peak ${l.peakHz.toFixed(2)} Hz (x${l.prominence.toFixed(0)})`).join(", "),
+        r.lines
+          .map(
+            (l) =>
+              `${l.name.toUpperCase()} ${l.expectedHz.toFixed(1)} Hz -> peak ${l.peakHz.toFixed(2)} Hz (x${l.prominence.toFixed(0)})`,
+          )
+          .join(", "),
     );
   }
   figures.cwru = out.map((r) => ({
     file: r.file.replace(/^.*\//, ""),
     rms: Number(r.rms.toFixed(4)),
-    lines: r.lines.map((l) => ({ name: l.name, expected_hz: Number(l.expectedHz.toFixed(2)), peak_hz: Number(l.peakHz.toFixed(2)), prominence: Number(l.prominence.toFixed(1)) })),
+    lines: r.lines.map((l) => ({
+      name: l.name,
+      expected_hz: Number(l.expectedHz.toFixed(2)),
+      peak_hz: Number(l.peakHz.toFixed(2)),
+      prominence: Number(l.prominence.toFixed(1)),
+    })),
   }));
 }
 
@@ -291,7 +344,10 @@ try {
   ims(1);
   cmapss();
   cwru();
-  writeFileSync(join(OUT, "figures.json"), `${JSON.stringify({ measured_at: new Date().toISOString(), ...figures }, null, 2)}\n`);
+  writeFileSync(
+    join(OUT, "figures.json"),
+    `${JSON.stringify({ measured_at: new Date().toISOString(), ...figures }, null, 2)}\n`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

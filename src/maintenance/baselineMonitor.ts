@@ -30,7 +30,7 @@ import { insertAnomalyScore } from "../store/anomalyScores.js";
 import { machineRange } from "../store/seriesReader.js";
 import type { Store } from "../store/store.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
-import { baselineAlerts, baselineFeatures, type BaselineSettings } from "./baseline.js";
+import { type BaselineSettings, baselineAlerts, baselineFeatures } from "./baseline.js";
 import { learnBaselineInWorker } from "./baselineWorker.js";
 
 export const baselineModelName = (machine: number) => `baseline_m${machine}`;
@@ -133,7 +133,10 @@ export class BaselineMonitor implements Component {
       } catch (error) {
         this.#phase.set(m.id, { phase: "failed", reason: errorMessage(error) });
         this.lastError = errorMessage(error);
-        this.#log.error({ machine: m.id, err: this.lastError }, "baseline cannot be loaded; it will be learned again");
+        this.#log.error(
+          { machine: m.id, err: this.lastError },
+          "baseline cannot be loaded; it will be learned again",
+        );
       }
     }
     for (const a of activeAlerts(this.#deps.store, "anomaly")) {
@@ -319,7 +322,12 @@ export class BaselineMonitor implements Component {
         details: { score: a.score, threshold: a.threshold, reasons: a.reasons, recommended_action: action },
       };
       if (change === "opened") {
-        const alertId = openAlert(store, { ...event, machineId: a.machine_id, kind: "anomaly", severity: "HIGH" });
+        const alertId = openAlert(store, {
+          ...event,
+          machineId: a.machine_id,
+          kind: "anomaly",
+          severity: "HIGH",
+        });
         store.enqueueOutbox("work_order", "work_orders", {
           version: 1,
           alertId,
@@ -345,7 +353,10 @@ export class BaselineMonitor implements Component {
       this.#cfg.baseline?.features,
     );
     if (features.length === 0) {
-      this.#phase.set(machine, { phase: "unscored", reason: "no tag with a signal role or modelInput: true" });
+      this.#phase.set(machine, {
+        phase: "unscored",
+        reason: "no tag with a signal role or modelInput: true",
+      });
       this.#nextAttempt.set(machine, Number.POSITIVE_INFINITY);
       return;
     }
@@ -416,7 +427,9 @@ export class BaselineMonitor implements Component {
     } else {
       mkdirSync(this.#dir, { recursive: true, mode: 0o750 });
       writeFileSync(join(this.#dir, `${name}.onnx`), bytes, { mode: 0o640 });
-      writeFileSync(join(this.#dir, `${name}.card.json`), `${JSON.stringify(card, null, 2)}\n`, { mode: 0o640 });
+      writeFileSync(join(this.#dir, `${name}.card.json`), `${JSON.stringify(card, null, 2)}\n`, {
+        mode: 0o640,
+      });
       this.#deps.store.recordDecision({
         kind: "model",
         actor: "baseline",
@@ -439,7 +452,9 @@ export class BaselineMonitor implements Component {
       machines[String(m.id)] = {
         phase: p.phase,
         reason: p.reason,
-        ...(latest !== undefined ? { score: latest.score, threshold: latest.threshold, level: latest.level } : {}),
+        ...(latest !== undefined
+          ? { score: latest.score, threshold: latest.threshold, level: latest.level }
+          : {}),
       };
     }
     const failed = [...this.#phase.values()].some((p) => p.phase === "failed");

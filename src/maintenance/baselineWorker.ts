@@ -42,25 +42,38 @@ function learn(job: BaselineJob): BaselineOutcome {
         notYet: true,
         message: `${period.samples.length} of ${wanted} running windows so far (${job.settings.days} days)`,
       };
-    const { bytes, card } = learnBaseline(period.samples, { ...job, learnedAt: Math.max(period.learnedAt, Date.now()) });
+    const { bytes, card } = learnBaseline(period.samples, {
+      ...job,
+      learnedAt: Math.max(period.learnedAt, Date.now()),
+    });
     return { ok: true, bytes, card };
   } finally {
     db.close();
   }
 }
 
-if (parentPort !== null && (workerData as { baselineJob?: BaselineJob } | undefined)?.baselineJob !== undefined) {
+if (
+  parentPort !== null &&
+  (workerData as { baselineJob?: BaselineJob } | undefined)?.baselineJob !== undefined
+) {
   lowerThisThreadsPriority();
   const job = (workerData as { baselineJob: BaselineJob }).baselineJob;
   try {
     parentPort.postMessage(learn(job));
   } catch (error) {
-    parentPort.postMessage({ ok: false, notYet: false, message: errorMessage(error) } satisfies BaselineOutcome);
+    parentPort.postMessage({
+      ok: false,
+      notYet: false,
+      message: errorMessage(error),
+    } satisfies BaselineOutcome);
   }
 }
 
 /** Learns in a worker; resolves with the model or why not (yet). */
-export function learnBaselineInWorker(job: BaselineJob): { result: Promise<BaselineOutcome>; cancel(): Promise<void> } {
+export function learnBaselineInWorker(job: BaselineJob): {
+  result: Promise<BaselineOutcome>;
+  cancel(): Promise<void>;
+} {
   const worker = startWorker(new URL(import.meta.url), { workerData: { baselineJob: job } });
   const result = new Promise<BaselineOutcome>((resolve, reject) => {
     worker.once("message", (m: BaselineOutcome) => {

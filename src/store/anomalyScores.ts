@@ -17,11 +17,24 @@ export function insertAnomalyScore(store: Store, s: AnomalyScore): void {
     .prepare(
       "INSERT INTO anomaly_scores (machine_id, ts, model_id, score, threshold, level, shadow, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .run(s.machine_id, s.ts, s.model_id, s.score, s.threshold, s.level, s.shadow ? 1 : 0, JSON.stringify(s.reasons));
+    .run(
+      s.machine_id,
+      s.ts,
+      s.model_id,
+      s.score,
+      s.threshold,
+      s.level,
+      s.shadow ? 1 : 0,
+      JSON.stringify(s.reasons),
+    );
 }
 
 /** The newest scores, of one machine or of all, newest first. */
-export function latestAnomalyScores(store: Store, machine: number | undefined, limit: number): AnomalyScore[] {
+export function latestAnomalyScores(
+  store: Store,
+  machine: number | undefined,
+  limit: number,
+): AnomalyScore[] {
   const rows = (
     machine === undefined
       ? store.db.prepare("SELECT * FROM anomaly_scores ORDER BY id DESC LIMIT ?").all(limit)

@@ -5,8 +5,6 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { FIXTURES, IMS_MAP, IMS_TIME, imsRigConfig as rigConfig, runCliToEnd, tempDir } from "../helpers.js";
 
-
-
 test("a wide historian export (IMS bearing rig) imports onto the YAML's tags; a dry run writes nothing; importing again adds nothing", async (t) => {
   const dir = tempDir(t);
   const config = rigConfig(dir);
@@ -24,14 +22,27 @@ test("a wide historian export (IMS bearing rig) imports onto the YAML's tags; a 
   assert.deepEqual([report.samples.inserted, report.samples.duplicates], [0, 1_928]);
   const db = new Database(join(dir, "rig.db"), { readonly: true });
   const row = db
-    .prepare("SELECT count(*) AS n, min(d.ts) AS a FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = 'bearing1.vibration'")
+    .prepare(
+      "SELECT count(*) AS n, min(d.ts) AS a FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = 'bearing1.vibration'",
+    )
     .get() as { n: number; a: number };
   db.close();
   assert.deepEqual(row, { n: 482, a: Date.UTC(2004, 1, 12, 10, 32, 39) });
   // A column that maps to no tag is refused, naming it, unless it is skipped on purpose.
-  const unmapped = await runCliToEnd(["import", "--config", config, file, ...IMS_TIME, "--map", "Bearing 1=bearing1.vibration"]);
+  const unmapped = await runCliToEnd([
+    "import",
+    "--config",
+    config,
+    file,
+    ...IMS_TIME,
+    "--map",
+    "Bearing 1=bearing1.vibration",
+  ]);
   assert.equal(unmapped.code, 2);
-  assert.match(unmapped.stderr, /ims_test2_excerpt\.csv:1: no tag for the columns 'Bearing 2', 'Bearing 3', 'Bearing 4'.*--skip-unmapped/);
+  assert.match(
+    unmapped.stderr,
+    /ims_test2_excerpt\.csv:1: no tag for the columns 'Bearing 2', 'Bearing 3', 'Bearing 4'.*--skip-unmapped/,
+  );
 });
 
 test("a long export in local time: daylight saving resolved by the zone, units scaled, bad rows reported by line and skipped", async (t) => {
@@ -74,12 +85,19 @@ test("a long export in local time: daylight saving resolved by the zone, units s
   assert.match(r.stdout, /historian\.csv:7: tag 'bearing9\.vibration' is not in the configuration/);
   const db = new Database(join(dir, "rig.db"), { readonly: true });
   const rows = db
-    .prepare("SELECT t.name, d.ts, d.value, d.status FROM sensor_data d JOIN tags t ON t.id = d.tag_id ORDER BY d.ts")
+    .prepare(
+      "SELECT t.name, d.ts, d.value, d.status FROM sensor_data d JOIN tags t ON t.id = d.tag_id ORDER BY d.ts",
+    )
     .all() as { name: string; ts: number; value: number | null; status: number }[];
   db.close();
   // 01:30 is CET (UTC+1); at 02:00 the clocks jumped to CEST (UTC+2).
   assert.deepEqual(
-    rows.map((x) => [x.name, new Date(x.ts).toISOString(), x.value === null ? null : Number(x.value.toFixed(3)), x.status]),
+    rows.map((x) => [
+      x.name,
+      new Date(x.ts).toISOString(),
+      x.value === null ? null : Number(x.value.toFixed(3)),
+      x.status,
+    ]),
     [
       ["bearing1.vibration", "2024-03-31T00:30:00.000Z", 1.0, 0],
       ["bearing1.vibration", "2024-03-31T01:30:00.000Z", 2.001, 0],
@@ -91,10 +109,22 @@ test("a long export in local time: daylight saving resolved by the zone, units s
 
 test("a fleet export without a header (C-MAPSS FD001, cycles as time, a machine per row) and its failure records", async (t) => {
   const dir = tempDir(t);
-  const columns = ["unit", "cycle", "setting1", "setting2", "setting3", ...Array.from({ length: 21 }, (_, i) => `s${i + 1}`)];
+  const columns = [
+    "unit",
+    "cycle",
+    "setting1",
+    "setting2",
+    "setting3",
+    ...Array.from({ length: 21 }, (_, i) => `s${i + 1}`),
+  ];
   const units = [1, 2, 3, 4, 5, 6];
   const tags = units.flatMap((u) =>
-    columns.slice(2).map((c) => `  - { name: engine${u}.${c}, machine: ${u}, modelInput: true, connection: f, nodeId: "ns=1;s=${u}${c}" }`),
+    columns
+      .slice(2)
+      .map(
+        (c) =>
+          `  - { name: engine${u}.${c}, machine: ${u}, modelInput: true, connection: f, nodeId: "ns=1;s=${u}${c}" }`,
+      ),
   );
   const config = join(dir, "fleet.yaml");
   writeFileSync(
@@ -138,14 +168,24 @@ store: { path: fleet.db }
   assert.match(r.stdout, /1,304 rows, 31,296 samples for 144 tags/);
   assert.match(r.stdout, /failures\.csv: 1 records \(1 failures\); 1 added/);
   assert.match(r.stdout, /failures\.csv:3: machine '7' is not in the configuration/);
-  assert.match(r.stdout, /failures\.csv:4: completed '2020-01-08T00:00:00Z' is not a time at or after started/);
+  assert.match(
+    r.stdout,
+    /failures\.csv:4: completed '2020-01-08T00:00:00Z' is not a time at or after started/,
+  );
   const db = new Database(join(dir, "fleet.db"), { readonly: true });
   const last = db
-    .prepare("SELECT max(d.ts) AS ts FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = 'engine1.s2'")
+    .prepare(
+      "SELECT max(d.ts) AS ts FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = 'engine1.s2'",
+    )
     .get() as { ts: number };
   const record = db.prepare("SELECT failure, failure_mode, parts, source FROM maintenance_records").get();
   db.close();
   // Unit 1 ran 192 cycles: the last one an hour apart from 2020-01-01, as --cycle-ms says by default.
   assert.equal(new Date(last.ts).toISOString(), "2020-01-09T00:00:00.000Z");
-  assert.deepEqual(record, { failure: 1, failure_mode: "hpc_degradation", parts: '["compressor blade","seal"]', source: "import" });
+  assert.deepEqual(record, {
+    failure: 1,
+    failure_mode: "hpc_degradation",
+    parts: '["compressor blade","seal"]',
+    source: "import",
+  });
 });

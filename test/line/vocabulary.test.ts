@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parseConfig } from "../../src/config/load.js";
 import { roleOf } from "../../src/line/vocabulary.js";
-import { featureKey, featuresFor, parseFeature, PM_FEATURES } from "../../src/preprocess/features.js";
+import { featureKey, featuresFor, PM_FEATURES, parseFeature } from "../../src/preprocess/features.js";
 import { ROOT } from "../helpers.js";
 
 const PUMP_LINE = `version: 1
@@ -24,11 +24,23 @@ store: { path: /tmp/pumps.db }
 
 test("roles are the line's: standard, open (its own names) or none, by one rule; a tag without a role can be a model input", () => {
   assert.equal(roleOf({ name: "press7.motor_temperature" }), "motor_temperature", "the name rule");
-  assert.equal(roleOf({ name: "pump1.flow", role: "discharge_pressure" }), "discharge_pressure", "the YAML wins");
+  assert.equal(
+    roleOf({ name: "pump1.flow", role: "discharge_pressure" }),
+    "discharge_pressure",
+    "the YAML wins",
+  );
   assert.equal(roleOf({ name: "pump1.mystery" }), undefined);
   const cfg = parseConfig(PUMP_LINE, "/tmp/pumps.yaml");
   const keys = cfg.tags.map((t) => featureKey(t));
-  assert.deepEqual(keys, ["flow", "bearing_temperature", "velocity", "seal_leakage", "suction_bar", "running_hours", "state"]);
+  assert.deepEqual(keys, [
+    "flow",
+    "bearing_temperature",
+    "velocity",
+    "seal_leakage",
+    "suction_bar",
+    "running_hours",
+    "state",
+  ]);
   assert.throws(
     () => parseConfig(PUMP_LINE.replace("role: flow", "role: Flow Rate"), "/tmp/pumps.yaml"),
     /pumps\.yaml:6:.*role.*lower-case letters/s,
@@ -38,14 +50,30 @@ test("roles are the line's: standard, open (its own names) or none, by one rule;
 test("features come from the machine's own tags: window statistics per signal, vibration adds RMS, crest and kurtosis, counters only as age", () => {
   const cfg = parseConfig(PUMP_LINE, "/tmp/pumps.yaml");
   const features = featuresFor(cfg.tags, { includeAge: true });
-  for (const f of ["flow_mean", "flow_std", "flow_slope", "flow_dev", "bearing_temperature_max", "seal_leakage_mean", "suction_bar_min"])
+  for (const f of [
+    "flow_mean",
+    "flow_std",
+    "flow_slope",
+    "flow_dev",
+    "bearing_temperature_max",
+    "seal_leakage_mean",
+    "suction_bar_min",
+  ])
     assert.ok(features.includes(f), f);
   for (const f of ["velocity_rms", "velocity_crest", "velocity_kurtosis"]) assert.ok(features.includes(f), f);
   assert.ok(!features.includes("flow_rms"), "no vibration statistics for a flow");
   assert.ok(features.includes("running_hours") && features.includes("hours_since_maintenance"));
   assert.ok(!features.some((f) => f.startsWith("state")), "a state is not a signal");
-  assert.deepEqual(parseFeature("vibration_rms_mean_6h"), { key: "vibration_rms", stat: "mean", spanMs: 6 * 3_600_000 });
-  assert.deepEqual(parseFeature("bearing_temperature_dev"), { key: "bearing_temperature", stat: "dev", spanMs: 0 });
+  assert.deepEqual(parseFeature("vibration_rms_mean_6h"), {
+    key: "vibration_rms",
+    stat: "mean",
+    spanMs: 6 * 3_600_000,
+  });
+  assert.deepEqual(parseFeature("bearing_temperature_dev"), {
+    key: "bearing_temperature",
+    stat: "dev",
+    spanMs: 0,
+  });
   assert.deepEqual(parseFeature("running_hours"), { key: "running_hours", stat: "latest", spanMs: 0 });
   // The shipped press model's features are the same grammar.
   for (const f of PM_FEATURES)
@@ -61,10 +89,15 @@ test("no folder but the twin, the simulated PLC, the optimizer's process model, 
       if (entry.isDirectory()) walk(path);
       else if (path.endsWith(".ts")) {
         const folder = path.slice(join(ROOT, "src").length + 1).split("/")[0]!;
-        if (!allowed.has(folder) && /from "\.\.\/(\.\.\/)?twin\//.test(readFileSync(path, "utf8"))) offenders.push(path);
+        if (!allowed.has(folder) && /from "\.\.\/(\.\.\/)?twin\//.test(readFileSync(path, "utf8")))
+          offenders.push(path);
       }
     }
   };
   walk(join(ROOT, "src"));
-  assert.deepEqual(offenders, [], "config, connectors, preprocess, maintenance and learning take the line's vocabulary from src/line");
+  assert.deepEqual(
+    offenders,
+    [],
+    "config, connectors, preprocess, maintenance and learning take the line's vocabulary from src/line",
+  );
 });

@@ -17,9 +17,24 @@ import { FIXTURES, IMS_MAP, IMS_TIME, imsRigConfig, runCliToEnd, tempDir, waitFo
 test("on the IMS rig, bearing 1's baseline learned from its first day and a half alerts as it fails; onnxruntime gives the same scores", async (t) => {
   const dir = tempDir(t);
   const config = imsRigConfig(dir);
-  const imported = await runCliToEnd(["import", "--config", config, join(FIXTURES, "ims_test2_excerpt.csv"), ...IMS_TIME, ...IMS_MAP]);
+  const imported = await runCliToEnd([
+    "import",
+    "--config",
+    config,
+    join(FIXTURES, "ims_test2_excerpt.csv"),
+    ...IMS_TIME,
+    ...IMS_MAP,
+  ]);
   assert.equal(imported.code, 0, imported.stderr);
-  const r = await runCliToEnd(["baseline", "--config", config, "--evaluate", "--out", join(dir, "b"), "--json"]);
+  const r = await runCliToEnd([
+    "baseline",
+    "--config",
+    config,
+    "--evaluate",
+    "--out",
+    join(dir, "b"),
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const results = JSON.parse(r.stdout) as {
     machine: number;
@@ -32,14 +47,27 @@ test("on the IMS rig, bearing 1's baseline learned from its first day and a half
   assert.equal(results.length, 4);
   const b1 = results[0]!;
   assert.deepEqual(b1.features, ["acceleration_mean", "acceleration_max", "acceleration_std"]);
-  assert.equal(b1.training.windows, 144, "the first 1.5 days at a 10-minute stride, two thirds of them to fit");
+  assert.equal(
+    b1.training.windows,
+    144,
+    "the first 1.5 days at a 10-minute stride, two thirds of them to fit",
+  );
   assert.ok(b1.parity_with_onnxruntime < 1e-5, `parity ${b1.parity_with_onnxruntime}`);
   assert.ok(b1.threshold >= 1.5);
   // Nothing alerted on the normal days right after the baseline; the alert opened on the failing
   // bearing stayed open to the end.
-  assert.ok(b1.evaluation.alerts.every((a) => a.ts > Date.UTC(2004, 1, 17)), JSON.stringify(b1.evaluation.alerts));
-  assert.ok(b1.evaluation.openAtEnd !== null && b1.evaluation.openAtEnd.hoursBeforeEnd > 20, JSON.stringify(b1.evaluation));
-  const card = JSON.parse(readFileSync(join(dir, "b/baseline_m1.card.json"), "utf8")) as { type: string; held_out: { alerts: number } };
+  assert.ok(
+    b1.evaluation.alerts.every((a) => a.ts > Date.UTC(2004, 1, 17)),
+    JSON.stringify(b1.evaluation.alerts),
+  );
+  assert.ok(
+    b1.evaluation.openAtEnd !== null && b1.evaluation.openAtEnd.hoursBeforeEnd > 20,
+    JSON.stringify(b1.evaluation),
+  );
+  const card = JSON.parse(readFileSync(join(dir, "b/baseline_m1.card.json"), "utf8")) as {
+    type: string;
+    held_out: { alerts: number };
+  };
   assert.equal(card.type, "baseline");
   assert.equal(card.held_out.alerts, 0);
   const model = readBaseline(readFileSync(join(dir, "b/baseline_m1.onnx")));
@@ -62,7 +90,10 @@ test("the threshold keeps held-out normal days within the alert budget; a featur
     hoursToFailure: Number.POSITIVE_INFINITY,
   }));
   const features = ["bearing_temperature_mean", "flow_min", "flow_slope"];
-  const fit = fitBaseline(samples.slice(0, 400).map((s) => s.x), features);
+  const fit = fitBaseline(
+    samples.slice(0, 400).map((s) => s.x),
+    features,
+  );
   assert.ok(fit.scale[1]! >= 0.05, "a constant feature gets 1 % of its level as scale");
   const series = samples.slice(400).map((s) => ({ ts: s.ts, score: scoreOf(fit, s.x) }));
   const strict = chooseThreshold(series, DEFAULT_ALERTS, 0.5);
@@ -142,7 +173,10 @@ test("in the daemon, a pump with no failure labels learns its normal from its fi
     store.close();
   });
   await monitor.tick(now);
-  assert.equal((monitor.health().details.machines as Record<string, { phase: string }>)["1"]!.phase, "learning");
+  assert.equal(
+    (monitor.health().details.machines as Record<string, { phase: string }>)["1"]!.phase,
+    "learning",
+  );
   await waitFor(() => monitor.learned === 1, 30_000, "the baseline learned in its worker");
   // Inside the shadow period: scored and recorded, never alerted.
   const shadowed = await monitor.tick(now + 3 * 3_600_000);
@@ -154,7 +188,10 @@ test("in the daemon, a pump with no failure labels learns its normal from its fi
   // After it: the same deviation opens an alert, its reasons in the tag's own unit.
   const [after] = await monitor.tick(now + 86_400_000 + 2 * 3_600_000);
   assert.equal(after!.shadow, false);
-  assert.match(after!.reasons[0]!.text, /^pump1\.de_bearing (mean|max) \d+(\.\d+)? degC, normal 5\d(\.\d+)? degC: \d+\.\d robust SDs above since /);
+  assert.match(
+    after!.reasons[0]!.text,
+    /^pump1\.de_bearing (mean|max) \d+(\.\d+)? degC, normal 5\d(\.\d+)? degC: \d+\.\d robust SDs above since /,
+  );
   const alert = store.db.prepare("SELECT kind, severity, state, details FROM alerts").get() as {
     kind: string;
     severity: string;
@@ -166,7 +203,9 @@ test("in the daemon, a pump with no failure labels learns its normal from its fi
   assert.equal(count("SELECT count(*) AS n FROM outbox WHERE class = 'work_order'"), 1);
   assert.equal(count("SELECT count(*) AS n FROM ai_decisions_audit WHERE decision = 'baseline learned'"), 1);
   // The learned baseline is kept beside the store with its card, and used again after a restart.
-  const card = JSON.parse(readFileSync(join(dir, "models/baseline_m1.card.json"), "utf8")) as { features: string[] };
+  const card = JSON.parse(readFileSync(join(dir, "models/baseline_m1.card.json"), "utf8")) as {
+    features: string[];
+  };
   assert.ok(card.features.includes("bearing_temperature_mean") && card.features.includes("flow_std"));
   const again = new BaselineMonitor(cfg.maintenance!, { store, log: silentLogger(), line: cfg });
   await again.start();

@@ -38,7 +38,9 @@ function pumpStore(dir: string, failures: { machine: number; atH: number; as: "r
       ts[i] = i * 600_000;
       const h = i / 6;
       const before = failures.filter((f) => f.machine === t.machine && f.atH > h && f.atH - h < 24);
-      values[i] = t.name.endsWith("flow") ? 100 + random() : 50 + random() + (before.length > 0 ? (24 - (before[0]!.atH - h)) : 0);
+      values[i] = t.name.endsWith("flow")
+        ? 100 + random()
+        : 50 + random() + (before.length > 0 ? 24 - (before[0]!.atH - h) : 0);
     }
     writer.write(n, new Int32Array(n).fill(ids.get(t.name)!.id), ts, values, new Uint32Array(n));
   }
@@ -71,17 +73,30 @@ test("a failure recorded only as a maintenance record (what technicians and the 
   });
   assert.deepEqual(data.failures, [{ machine: 1, ts: 300 * H }]);
   const labelled = data.samples.filter((s) => s.y === 1);
-  assert.ok(labelled.length >= 20 && labelled.every((s) => s.machine === 1 && s.ts < 300 * H && s.ts >= 276 * H));
+  assert.ok(
+    labelled.length >= 20 && labelled.every((s) => s.machine === 1 && s.ts < 300 * H && s.ts >= 276 * H),
+  );
 });
 
 test("the time split keeps a gap of the whole horizon; a fleet split holds out whole machines", (t) => {
   const dir = tempDir(t);
-  const store = pumpStore(dir, [1, 2, 3, 4].map((m) => ({ machine: m, atH: 880, as: "event" as const })));
+  const store = pumpStore(
+    dir,
+    [1, 2, 3, 4].map((m) => ({ machine: m, atH: 880, as: "event" as const })),
+  );
   t.after(() => store.close());
-  const data = buildDataset(store.db, { horizonH: 72, strideMin: 60, features: ["bearing_temperature_mean"], window: WINDOW });
+  const data = buildDataset(store.db, {
+    horizonH: 72,
+    strideMin: 60,
+    features: ["bearing_temperature_mean"],
+    window: WINDOW,
+  });
   const { train, holdout, cut } = splitByTime(data, 0.25, 72);
   assert.ok(train.length > 0 && holdout.length > 0);
-  assert.ok(train.every((s) => s.ts + 72 * H <= cut), "no training window is labelled by a failure in the holdout");
+  assert.ok(
+    train.every((s) => s.ts + 72 * H <= cut),
+    "no training window is labelled by a failure in the holdout",
+  );
   const fleet = splitByMachine(data, 0.25);
   const trainMachines = new Set(fleet.train.map((s) => s.machine));
   assert.deepEqual(fleet.holdoutMachines, [4]);
@@ -97,11 +112,26 @@ test("missing values go right in training as in prediction and in ONNX Runtime, 
     y[i] = i % 3 === 0 ? 1 : 0;
     x.push(Float32Array.from([y[i] === 1 ? Number.NaN : random() * 10, random()]));
   }
-  const forest = trainForest(x, y, ["a", "b"], { trees: 20, maxDepth: 4, minSamplesLeaf: 5, seed: 1, featuresPerSplit: 2 });
+  const forest = trainForest(x, y, ["a", "b"], {
+    trees: 20,
+    maxDepth: 4,
+    minSamplesLeaf: 5,
+    seed: 1,
+    featuresPerSplit: 2,
+  });
   const nanRow = Float32Array.from([Number.NaN, 0.5]);
-  assert.ok(predictProbability(forest, nanRow) > 0.9, `NaN rows learned as failures: ${predictProbability(forest, nanRow)}`);
+  assert.ok(
+    predictProbability(forest, nanRow) > 0.9,
+    `NaN rows learned as failures: ${predictProbability(forest, nanRow)}`,
+  );
   assert.ok(predictProbability(forest, Float32Array.from([5, 0.5])) < 0.1);
-  const bytes = forestToOnnx(forest, { name: "t", version: "1", features: ["a", "b"], threshold: 0.6, metadata: {} });
+  const bytes = forestToOnnx(forest, {
+    name: "t",
+    version: "1",
+    features: ["a", "b"],
+    threshold: 0.6,
+    metadata: {},
+  });
   const session = await ort.InferenceSession.create(bytes);
   const rows = [nanRow, Float32Array.from([5, 0.5]), Float32Array.from([9.9, 0.1])];
   const input = new Float32Array(rows.length * 2);
@@ -117,13 +147,21 @@ test("missing values go right in training as in prediction and in ONNX Runtime, 
 });
 
 test("the card's lead window follows the horizon; the model records its window and the daemon scores with it", async (t) => {
-  const e = evaluateScores([0.9], [{ machine: 1, ts: 0, x: new Float32Array(0), y: 1, hoursToFailure: 10 }], [{ machine: 1, ts: 10 * H }], DEFAULT_ALERTS, 12);
+  const e = evaluateScores(
+    [0.9],
+    [{ machine: 1, ts: 0, x: new Float32Array(0), y: 1, hoursToFailure: 10 }],
+    [{ machine: 1, ts: 10 * H }],
+    DEFAULT_ALERTS,
+    12,
+  );
   assert.deepEqual(e.leadWindowH, [6, 18]);
   assert.equal(e.alertedInTime, 1, "an alert 10 h ahead is in time for a 12 h horizon");
   const dir = tempDir(t);
   const store = pumpStore(
     dir,
-    [1, 2, 3, 4].flatMap((m) => [100, 300, 500, 700].map((h) => ({ machine: m, atH: h + m * 10, as: "event" as const }))),
+    [1, 2, 3, 4].flatMap((m) =>
+      [100, 300, 500, 700].map((h) => ({ machine: m, atH: h + m * 10, as: "event" as const })),
+    ),
   );
   const yaml = `version: 1
 line: { enterprise: acme, site: lyon, area: utilities, name: pumps }
@@ -148,14 +186,20 @@ maintenance: { model: ${JSON.stringify(join(dir, "pm.onnx"))}, window: { minutes
     tags: cfg.tags,
     window: { ...WINDOW, windowMin: 60 },
   });
-  assert.ok(card.features.includes("bearing_temperature_slope") && card.features.includes("flow_dev"), card.features.join());
+  assert.ok(
+    card.features.includes("bearing_temperature_slope") && card.features.includes("flow_dev"),
+    card.features.join(),
+  );
   assert.ok(!card.features.some((f) => f.startsWith("vibration")), "no press features on a pump line");
   assert.equal(card.window.minutes, 60);
   const { readFileSync } = await import("node:fs");
   const info = readModelInfo(readFileSync(join(dir, "pm.onnx")));
   assert.equal(windowOfModel(info.info.metadata)!.windowMin, 60);
   // The YAML now says 5 minutes: the daemon still computes the model's 60-minute features.
-  const five = parseConfig(yaml.replace("window: { minutes: 60,", "window: { minutes: 5,"), join(dir, "pumps.yaml"));
+  const five = parseConfig(
+    yaml.replace("window: { minutes: 60,", "window: { minutes: 5,"),
+    join(dir, "pumps.yaml"),
+  );
   const predictor = new Predictor(five.maintenance!, { store, log: silentLogger(), line: five });
   await predictor.start();
   t.after(async () => {

@@ -26,7 +26,8 @@ export function register(program: Command): void {
       ]);
       const p = res.predictions[0];
       const a = anomalies.anomalies[0];
-      if (opts.json) return console.log(JSON.stringify({ prediction: p ?? null, anomaly: a ?? null }, null, 2));
+      if (opts.json)
+        return console.log(JSON.stringify({ prediction: p ?? null, anomaly: a ?? null }, null, 2));
       const unscored = (health.components.maintenance?.details.unscored ?? {}) as Record<string, string>;
       const baseline = (health.components.baseline?.details.machines ?? {}) as Record<
         string,
@@ -39,8 +40,11 @@ export function register(program: Command): void {
         for (const r of p.reasons) console.log(`  - ${r.text}`);
         console.log(`=> ${p.recommended_action}`);
       } else if (unscored[String(opts.machine)] !== undefined)
-        console.log(`machine ${opts.machine}: not scored by the failure model: ${unscored[String(opts.machine)]}`);
-      else if (a === undefined) console.log(`no prediction for machine ${opts.machine} yet (is maintenance configured?)`);
+        console.log(
+          `machine ${opts.machine}: not scored by the failure model: ${unscored[String(opts.machine)]}`,
+        );
+      else if (a === undefined)
+        console.log(`no prediction for machine ${opts.machine} yet (is maintenance configured?)`);
       if (a !== undefined) {
         console.log(
           `baseline at ${a.ts}: ${a.level}, anomaly score ${a.score.toFixed(2)} (alerts at ${a.threshold.toFixed(2)})${a.shadow ? ", shadow period: recorded, not alerted" : ""}`,

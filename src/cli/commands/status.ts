@@ -45,10 +45,16 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `not scored while down ${d.downMachines}`,
       );
     const unscored = Object.entries((d.unscored ?? {}) as Record<string, string>);
-    if (unscored.length > 0) parts.push(`not scored: ${unscored.map(([m, why]) => `machine ${m} ${why}`).join("; ")}`);
+    if (unscored.length > 0)
+      parts.push(`not scored: ${unscored.map(([m, why]) => `machine ${m} ${why}`).join("; ")}`);
   } else if (name === "baseline") {
     parts.push(`${d.scored} scores`, `learned ${d.learned}`);
-    for (const [m, b] of Object.entries((d.machines ?? {}) as Record<string, { phase: string; reason: string; score?: number; threshold?: number }>))
+    for (const [m, b] of Object.entries(
+      (d.machines ?? {}) as Record<
+        string,
+        { phase: string; reason: string; score?: number; threshold?: number }
+      >,
+    ))
       parts.push(
         `machine ${m} ${b.phase}${b.score !== undefined ? ` ${b.score.toFixed(2)}/${b.threshold?.toFixed(2)}` : ""}${b.reason ? ` (${b.reason})` : ""}`,
       );
@@ -63,6 +69,8 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `refused ${d.refusedChanges}`,
         `expired ${d.expired}`,
       );
+    for (const [m, why] of Object.entries((d.notTuned ?? {}) as Record<string, string>))
+      parts.push(`machine ${m} not tuned: ${why}`);
   } else if ("connected" in d) {
     parts.push(
       `${d.connected ? "connected" : "NOT connected"} ${d.target}`,

@@ -2,7 +2,12 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import Papa from "papaparse";
 import { LinepilotError } from "../../common/errors.js";
-import { type DefectOrders, defectLines, envelopeSpectrum, vibrationFeatures } from "../../preprocess/vibration.js";
+import {
+  type DefectOrders,
+  defectLines,
+  envelopeSpectrum,
+  vibrationFeatures,
+} from "../../preprocess/vibration.js";
 import { parseNumber } from "../output.js";
 
 export const help = `Analyses vibration waveforms exported from a data collector or a PLC's waveform block (a CSV
@@ -19,7 +24,11 @@ function readWaveform(file: string, column: string | undefined): Float64Array {
   if (rows.length < 2) throw new LinepilotError("LP_ERR_USAGE", `${file}: no samples`);
   const header = rows[0]!.map((c) => c.trim());
   const at = column === undefined ? 0 : header.indexOf(column);
-  if (at < 0) throw new LinepilotError("LP_ERR_USAGE", `${file}:1: no column '${column}'; the columns are ${header.join(", ")}`);
+  if (at < 0)
+    throw new LinepilotError(
+      "LP_ERR_USAGE",
+      `${file}:1: no column '${column}'; the columns are ${header.join(", ")}`,
+    );
   const out = new Float64Array(rows.length - 1);
   for (let i = 1; i < rows.length; i++) {
     const v = Number(rows[i]![at]);
@@ -39,7 +48,11 @@ export function register(program: Command): void {
     .requiredOption("--rpm <n>", "shaft speed", parseNumber)
     .option("--column <name>", "the column with the samples (default: the first)")
     .option("--band <lo-hi>", "the band (Hz) whose envelope is taken (default: rate/12 to rate/2.4)")
-    .option("--bpfi <order>", "ball pass frequency, inner race, as a multiple of the shaft speed", parseNumber)
+    .option(
+      "--bpfi <order>",
+      "ball pass frequency, inner race, as a multiple of the shaft speed",
+      parseNumber,
+    )
     .option("--bpfo <order>", "ball pass frequency, outer race", parseNumber)
     .option("--bsf <order>", "ball spin frequency", parseNumber)
     .option("--ftf <order>", "fundamental train (cage) frequency", parseNumber)
@@ -50,12 +63,16 @@ export function register(program: Command): void {
         files: string[],
         o: { rate: number; rpm: number; column?: string; band?: string; json?: boolean } & DefectOrders,
       ) => {
-        if (!(o.rate > 0) || !(o.rpm > 0)) throw new LinepilotError("LP_ERR_USAGE", "--rate and --rpm are positive");
+        if (!(o.rate > 0) || !(o.rpm > 0))
+          throw new LinepilotError("LP_ERR_USAGE", "--rate and --rpm are positive");
         let band: [number, number] | undefined;
         if (o.band !== undefined) {
           const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(o.band);
           if (m === null || Number(m[1]) >= Number(m[2]) || Number(m[2]) > o.rate / 2)
-            throw new LinepilotError("LP_ERR_USAGE", `--band is LOW-HIGH in Hz below half the rate, e.g. 1000-5000, not '${o.band}'`);
+            throw new LinepilotError(
+              "LP_ERR_USAGE",
+              `--band is LOW-HIGH in Hz below half the rate, e.g. 1000-5000, not '${o.band}'`,
+            );
           band = [Number(m[1]), Number(m[2])];
         }
         const orders: DefectOrders = {
