@@ -135,7 +135,9 @@ test("missing values go right in training as in prediction and in ONNX Runtime, 
   const session = await ort.InferenceSession.create(bytes);
   const rows = [nanRow, Float32Array.from([5, 0.5]), Float32Array.from([9.9, 0.1])];
   const input = new Float32Array(rows.length * 2);
-  rows.forEach((r, i) => input.set(r, i * 2));
+  rows.forEach((r, i) => {
+    input.set(r, i * 2);
+  });
   const out = await session.run({ features: new ort.Tensor("float32", input, [rows.length, 2]) });
   const p = out.probabilities!.data as Float32Array;
   const label = out.label!.data as BigInt64Array;
