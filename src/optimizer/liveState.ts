@@ -6,7 +6,7 @@
 import type { LineConfig } from "../config/schema.js";
 import { isDown, runningStates } from "../connectors/machineEvents.js";
 import { qualityOf } from "../connectors/quality.js";
-import { isSetpointRole, SETPOINT_ROLES, type SetpointRole } from "../line/vocabulary.js";
+import { isSetpointRole, roleOf, SETPOINT_ROLES, type SetpointRole } from "../line/vocabulary.js";
 import type { Store } from "../store/store.js";
 import type { Signal } from "../twin/machine.js";
 import { type MachineState, machineState } from "./decision.js";
@@ -15,6 +15,42 @@ export interface LiveValues {
   readonly latestValue: Float64Array;
   readonly latestStatus: Uint32Array;
   readonly latestTs: Float64Array;
+}
+
+/** The actual each setpoint moves: the twin starts its look-ahead from these. */
+const ACTUAL_OF: Record<SetpointRole, string> = {
+  speed_setpoint: "speed",
+  temperature_setpoint: "process_temperature",
+  pressure_setpoint: "pressure",
+};
+
+/**
+ * What the optimizer's process model (the twin) must see of a machine to say what a change does:
+ * the actuals of the setpoints it moves, its output, its scrap and its energy. Without them an
+ * expected effect is invented ("+0 good pieces, scrap 100 %"), so such a machine gets no
+ * suggestion, and the reason is its last decision in `status`.
+ */
+export function unmodelledMachines(
+  line: LineConfig,
+  tuned: ReadonlyMap<number, ReadonlyMap<string, unknown>>,
+): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const [machine, setpoints] of tuned) {
+    const roles = new Set(line.tags.filter((t) => t.machine === machine).map((t) => roleOf(t)));
+    const needed: string[][] = [
+      ...[...setpoints.keys()].filter(isSetpointRole).map((sp) => [ACTUAL_OF[sp]]),
+      ["piece_count", "good_count"],
+      ["scrap_count"],
+      ["energy_kwh"],
+    ];
+    const missing = needed.filter((any) => !any.some((r) => roles.has(r))).map((any) => any.join(" or "));
+    if (missing.length > 0)
+      out.set(
+        machine,
+        `not modelled: no ${missing.join(", no ")} tag, so the effect of a change cannot be computed`,
+      );
+  }
+  return out;
 }
 
 export function liveStateReader(
@@ -32,7 +68,10 @@ export function liveStateReader(
     "SELECT d.value AS v FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = ? AND d.ts >= ? AND d.value IS NOT NULL ORDER BY d.ts LIMIT 1",
   );
   const goodTags = line.tags.filter((t) => t.role === "good_count" && tuned.has(t.machine));
+  const unmodelled = unmodelledMachines(line, tuned as ReadonlyMap<number, ReadonlyMap<string, unknown>>);
   return (machineId, now) => {
+    const why = unmodelled.get(machineId);
+    if (why !== undefined) return why;
     const signals: Partial<Record<Signal, number>> = {};
     const limits: Partial<Record<SetpointRole, [number, number]>> = {};
     for (const t of line.tags) {

@@ -14,7 +14,7 @@ import type { Logger } from "../common/logger.js";
 import type { LineConfig, OptimizerConfig, TagConfig } from "../config/schema.js";
 import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
-import { isSetpointRole, roleOf, type SetpointRole as Setpoint } from "../line/vocabulary.js";
+import { isSetpointRole, type SetpointRole as Setpoint } from "../line/vocabulary.js";
 import type { Store } from "../store/store.js";
 import {
   createSuggestion,
@@ -150,30 +150,6 @@ export function tunedTags(line: LineConfig, cfg: OptimizerConfig): Map<number, M
   return out;
 }
 
-/**
- * What the optimizer's process model (the twin) must see of a machine to say what a change does:
- * its output, its scrap and its energy. Without them an expected effect is a guess ("+0 good
- * pieces, scrap 100 %"), so such a machine gets no suggestion.
- */
-export const PROCESS_MODEL_ROLES = [["piece_count", "good_count"], ["scrap_count"], ["energy_kwh"]] as const;
-
-/** Per tuned machine that the process model cannot model, the roles it lacks. */
-export function unmodelledMachines(
-  line: LineConfig,
-  tuned: ReadonlyMap<number, unknown>,
-): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const machine of tuned.keys()) {
-    const roles = new Set(line.tags.filter((t) => t.machine === machine).map((t) => roleOf(t)));
-    const missing = PROCESS_MODEL_ROLES.filter((any) => !any.some((r) => roles.has(r))).map((any) =>
-      any.join(" or "),
-    );
-    if (missing.length > 0)
-      out.set(machine, `no ${missing.join(", no ")} tag: the effect of a change cannot be computed`);
-  }
-  return out;
-}
-
 export class Optimizer implements Component {
   readonly name = "optimizer";
   readonly #cfg: OptimizerConfig;
@@ -181,8 +157,6 @@ export class Optimizer implements Component {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #tuned: Map<number, Map<Setpoint, TagConfig>>;
-  /** Machines with setpoints but without what the process model needs: never tuned, and why. */
-  readonly unmodelled: Map<number, string>;
   readonly policy: Policy;
   #decideTimer: NodeJS.Timeout | undefined;
   #applyTimer: NodeJS.Timeout | undefined;
@@ -203,10 +177,7 @@ export class Optimizer implements Component {
     this.#deps = deps;
     this.#log = deps.log.child({ component: "optimizer" });
     this.#now = deps.now ?? Date.now;
-    const tuned = tunedTags(deps.line, cfg);
-    this.unmodelled = unmodelledMachines(deps.line, tuned);
-    for (const machine of this.unmodelled.keys()) tuned.delete(machine);
-    this.#tuned = tuned;
+    this.#tuned = tunedTags(deps.line, cfg);
     this.policy = deps.policy ?? createPolicy(cfg);
   }
 
@@ -390,7 +361,6 @@ export class Optimizer implements Component {
         ...(this.#loadError !== null ? { reason: this.#loadError } : {}),
         mode: storedModes(this.#deps.store).get("line") ?? this.#cfg.mode,
         machines: [...this.#tuned.keys()],
-        notTuned: Object.fromEntries(this.unmodelled),
         decisions: this.decisions,
         suggested: this.suggested,
         autonomousWrites: this.autonomousWrites,

@@ -21,6 +21,8 @@ const ROLES: [string, string, number, string?][] = [
   ["pressure", "input", 4],
   ["vibration_rms", "input", 6],
   ["good_count", "input", 8],
+  ["scrap_count", "input", 12],
+  ["energy_kwh", "input", 14],
   ["state", "input", 10, 'events: { type: enum, states: { "0": stop, "1": running, "3": fault } }'],
 ];
 

@@ -3,12 +3,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../src/common/logger.js";
 import { parseConfig } from "../../src/config/load.js";
-import { Optimizer, tunedTags, unmodelledMachines } from "../../src/optimizer/optimizer.js";
+import { liveStateReader, unmodelledMachines } from "../../src/optimizer/liveState.js";
+import { Optimizer, tunedTags } from "../../src/optimizer/optimizer.js";
 import { SafetyEnvelope } from "../../src/optimizer/safetyEnvelope.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers.js";
 
-test("a machine whose output, scrap and energy the process model cannot see gets no suggestion, and status says why", async (t) => {
+test("a machine whose output, scrap and energy the process model cannot see gets no suggestion, and its last decision says why", async (t) => {
   const cfg = parseConfig(
     `version: 1
 line: { enterprise: acme, site: lyon, area: utilities, name: mixed }
@@ -16,8 +17,10 @@ machines: [{ id: 1, name: Pump 1, kind: pump }, { id: 2, name: Press 2, kind: pr
 connections: [{ id: plc, protocol: modbus-tcp, host: 127.0.0.1 }]
 tags:
   - { name: pump1.speed_setpoint, machine: 1, role: speed_setpoint, writable: true, min: 10, max: 50, connection: plc, modbus: { area: holding, address: 0 } }
+  - { name: pump1.speed, machine: 1, role: speed, connection: plc, modbus: { area: input, address: 2 } }
   - { name: pump1.flow, machine: 1, role: flow, connection: plc, modbus: { area: input, address: 0 } }
   - { name: press2.speed_setpoint, machine: 2, role: speed_setpoint, writable: true, min: 10, max: 50, connection: plc, modbus: { area: holding, address: 10 } }
+  - { name: press2.speed, machine: 2, role: speed, connection: plc, modbus: { area: input, address: 20 } }
   - { name: press2.pieces, machine: 2, role: piece_count, connection: plc, modbus: { area: input, address: 10 } }
   - { name: press2.scrap, machine: 2, role: scrap_count, connection: plc, modbus: { area: input, address: 12 } }
   - { name: press2.energy, machine: 2, role: energy_kwh, connection: plc, modbus: { area: input, address: 14 } }
@@ -33,7 +36,7 @@ optimizer: {}
     [
       [
         1,
-        "no piece_count or good_count, no scrap_count, no energy_kwh tag: the effect of a change cannot be computed",
+        "not modelled: no piece_count or good_count, no scrap_count, no energy_kwh tag, so the effect of a change cannot be computed",
       ],
     ],
   );
@@ -47,20 +50,25 @@ optimizer: {}
     connectorOf: () => undefined,
     current: () => Number.NaN,
   });
-  const asked: number[] = [];
+  // The live values as the sample writer holds them: nothing read yet.
+  const n = cfg.tags.length;
+  const live = {
+    latestValue: new Float64Array(n),
+    latestStatus: new Uint32Array(n),
+    latestTs: new Float64Array(n),
+  };
   const optimizer = new Optimizer(cfg.optimizer!, {
     store,
     log: silentLogger(),
     line: cfg,
     envelope,
-    readState: (machine) => {
-      asked.push(machine);
-      return "no good current value";
-    },
+    readState: liveStateReader(cfg, live, store, tuned),
   });
-  const health = optimizer.health().details as { machines: number[]; notTuned: Record<string, string> };
-  assert.deepEqual(health.machines, [2]);
-  assert.match(health.notTuned["1"]!, /no piece_count or good_count/);
-  await optimizer.decideOnce();
-  assert.deepEqual(asked, [2], "the pump is never looked at for a suggestion");
+  assert.deepEqual(await optimizer.decideOnce(), []);
+  assert.match(optimizer.lastDecision[1]!, /^not modelled: no piece_count or good_count/);
+  assert.match(
+    optimizer.lastDecision[2]!,
+    /no good current value/,
+    "the press is modelled; it waits for values",
+  );
 });

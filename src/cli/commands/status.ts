@@ -69,8 +69,8 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `refused ${d.refusedChanges}`,
         `expired ${d.expired}`,
       );
-    for (const [m, why] of Object.entries((d.notTuned ?? {}) as Record<string, string>))
-      parts.push(`machine ${m} not tuned: ${why}`);
+    for (const [m, why] of Object.entries((d.lastDecision ?? {}) as Record<string, string>))
+      if (why.startsWith("not modelled")) parts.push(`machine ${m} ${why}`);
   } else if ("connected" in d) {
     parts.push(
       `${d.connected ? "connected" : "NOT connected"} ${d.target}`,
