@@ -240,11 +240,13 @@ function cmapss(): void {
     features: string[];
     reference?: Record<string, unknown>;
   };
-  const hasSklearn = spawnSync("python3", ["-c", "import sklearn"]).status === 0;
+  // Debian's python3 (where python3-sklearn installs), before whatever python3 is first on the PATH.
+  const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const hasSklearn = spawnSync(python, ["-c", "import sklearn"]).status === 0;
   let reference: Record<string, unknown> | undefined;
   if (hasSklearn) {
     const r = spawnSync(
-      "python3",
+      python,
       [
         join(ROOT, "bench/real-data/sklearn_reference.py"),
         windows,
@@ -339,14 +341,22 @@ if (!existsSync(join(DATA, "README.md"))) {
   console.log(`no data sets at ${DATA} (set LINEPILOT_DATASETS): nothing measured`);
   process.exit(0);
 }
+// `npm run bench:real -- cmapss cwru` measures only those.
+const only = new Set(process.argv.slice(2));
+const wanted = (name: string) => only.size === 0 || only.has(name);
 try {
-  ims(2);
-  ims(1);
-  cmapss();
-  cwru();
+  if (wanted("ims")) {
+    ims(2);
+    ims(1);
+  }
+  if (wanted("cmapss")) cmapss();
+  if (wanted("cwru")) cwru();
+  // Sections not measured in this run keep their last figures.
+  const file = join(OUT, "figures.json");
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>) : {};
   writeFileSync(
-    join(OUT, "figures.json"),
-    `${JSON.stringify({ measured_at: new Date().toISOString(), ...figures }, null, 2)}\n`,
+    file,
+    `${JSON.stringify({ ...before, ...figures, measured_at: new Date().toISOString() }, null, 2)}\n`,
   );
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -413,7 +413,7 @@ const maintenance = z
           .max(8_760)
           .default(24)
           .describe("The span a window's `dev` features compare it with (drift from its own normal)"),
-        maxGapMs: durationMs(1_000, 3_600_000)
+        maxGapMs: durationMs(1_000, 86_400_000)
           .default(180_000)
           .describe("Longer stretches of Bad samples mark the window incomplete"),
         holdMs: durationMs(1_000, 86_400_000)

@@ -133,28 +133,39 @@ function bestSplit(
   }
   const parentGini = 1 - (w1 / w) ** 2 - ((w - w1) / w) ** 2;
   let best: { feature: number; threshold: number; gain: number } | undefined;
-  const order = idx.slice();
+  const n = idx.length;
+  const { values, rows } = scratch(n);
   for (const f of candidates.slice(0, tries)) {
     // A missing value (NaN) sorts last and always goes right, as prediction and ONNX Runtime send
-    // it (NaN <= t is false): a comparator that returned NaN would leave the order undefined.
-    order.sort((a, b) => {
-      const va = x[a]![f]!;
-      const vb = x[b]![f]!;
-      return Number.isNaN(va) ? (Number.isNaN(vb) ? 0 : 1) : Number.isNaN(vb) ? -1 : va - vb;
-    });
+    // it (NaN <= t is false). The node's values and rows are sorted together in typed arrays.
+    let present = 0;
+    let missing = n;
+    for (const i of idx) {
+      const v = x[i]![f]!;
+      if (Number.isNaN(v)) {
+        missing--;
+        values[missing] = v;
+        rows[missing] = i;
+      } else {
+        values[present] = v;
+        rows[present] = i;
+        present++;
+      }
+    }
+    sortPairs(values, rows, 0, present - 1);
     let lw = 0;
     let lw1 = 0;
     let ln = 0;
-    for (let k = 0; k < order.length - 1; k++) {
-      const i = order[k]!;
-      const here = Math.fround(x[i]![f]!);
-      if (Number.isNaN(here)) break; // the rest are missing: they stay right
+    for (let k = 0; k < present; k++) {
+      const i = rows[k]!;
+      const here = values[k]!;
       lw += weight[i]!;
       if (y[i] === 1) lw1 += weight[i]!;
       ln++;
-      const next = Math.fround(x[order[k + 1]!]![f]!);
+      if (k === n - 1) break; // everything on the left: no split
+      const next = values[k + 1]!; // NaN after the last present value
       if (here === next) continue;
-      if (ln < minLeaf || order.length - ln < minLeaf) continue;
+      if (ln < minLeaf || n - ln < minLeaf) continue;
       const rw = w - lw;
       const rw1 = w1 - lw1;
       const gini =
@@ -298,4 +309,73 @@ function shapTree(tree: Tree, row: ArrayLike<number>, phi: Float64Array): void {
     recurse(cold, m, (iZero * tree.cover[cold]!) / cover, 0, f);
   };
   recurse(0, [], 1, 1, -1);
+}
+
+let scratchValues = new Float32Array(0);
+let scratchRows = new Int32Array(0);
+
+/** Buffers for one node's values and rows, grown as needed and reused by every split search. */
+function scratch(n: number): { values: Float32Array; rows: Int32Array } {
+  if (scratchValues.length < n) {
+    scratchValues = new Float32Array(n);
+    scratchRows = new Int32Array(n);
+  }
+  return { values: scratchValues, rows: scratchRows };
+}
+
+/**
+ * Sorts values[lo..hi] ascending and moves rows[] with them: an introsort-free quicksort
+ * (median of three, insertion sort below 16) on typed arrays. Written here because the split
+ * search sorts every candidate feature at every node, and Array.prototype.sort with a comparator
+ * over an index array was 80 % of the training time (10x scikit-learn on C-MAPSS FD001).
+ */
+function sortPairs(values: Float32Array, rows: Int32Array, lo: number, hi: number): void {
+  while (hi - lo > 16) {
+    const mid = (lo + hi) >> 1;
+    // median of three into values[mid]
+    if (values[mid]! < values[lo]!) swap(values, rows, mid, lo);
+    if (values[hi]! < values[lo]!) swap(values, rows, hi, lo);
+    if (values[hi]! < values[mid]!) swap(values, rows, hi, mid);
+    const pivot = values[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i]! < pivot) i++;
+      while (values[j]! > pivot) j--;
+      if (i <= j) {
+        swap(values, rows, i, j);
+        i++;
+        j--;
+      }
+    }
+    // recurse into the smaller side, loop on the larger: the stack stays O(log n)
+    if (j - lo < hi - i) {
+      sortPairs(values, rows, lo, j);
+      lo = i;
+    } else {
+      sortPairs(values, rows, i, hi);
+      hi = j;
+    }
+  }
+  for (let k = lo + 1; k <= hi; k++) {
+    const v = values[k]!;
+    const r = rows[k]!;
+    let m = k - 1;
+    while (m >= lo && values[m]! > v) {
+      values[m + 1] = values[m]!;
+      rows[m + 1] = rows[m]!;
+      m--;
+    }
+    values[m + 1] = v;
+    rows[m + 1] = r;
+  }
+}
+
+function swap(values: Float32Array, rows: Int32Array, a: number, b: number): void {
+  const v = values[a]!;
+  values[a] = values[b]!;
+  values[b] = v;
+  const r = rows[a]!;
+  rows[a] = rows[b]!;
+  rows[b] = r;
 }
