@@ -8,7 +8,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { errorMessage } from "../common/errors.js";
 import type { LineConfig } from "../config/schema.js";
 import type { ScenarioResult } from "../twin/scenario.js";
-import type { AlertAnswer, PredictionAnswer, SuggestionAnswer, TagAnswer } from "./answers.js";
+import type { AlertAnswer, AnomalyAnswer, PredictionAnswer, SuggestionAnswer, TagAnswer } from "./answers.js";
 import { apiGet, apiPost } from "./apiClient.js";
 
 export interface DemoViewOptions {
@@ -22,7 +22,7 @@ export interface DemoViewOptions {
 }
 
 /** The signals the tags line shows per machine (each with its tag's own unit). */
-const SHOWN_ROLES = ["speed", "vibration_rms", "process_temperature"] as const;
+const SHOWN_ROLES = ["speed", "flow", "vibration_rms", "process_temperature", "bearing_temperature"] as const;
 
 export class DemoView {
   readonly #o: DemoViewOptions;
@@ -30,6 +30,7 @@ export class DemoView {
   readonly #machineNames: Map<number, string>;
   readonly #roles: Map<string, string>;
   readonly #risk = new Map<number, { level: string; p: number }>();
+  readonly #normal = new Map<number, { level: string; score: number }>();
   readonly #alerts = new Map<number, string>();
   readonly #suggestions = new Map<number, string>();
   readonly #states = new Map<number, string>();
@@ -46,6 +47,8 @@ export class DemoView {
     this.#o = o;
     this.#machineNames = new Map(o.line.machines.map((m) => [m.id, m.name ?? `machine ${m.id}`]));
     this.#roles = new Map(o.line.tags.filter((t) => t.role !== undefined).map((t) => [t.name, t.role!]));
+    // The twin answers what-ifs for machines that make pieces; a pump station has none to ask about.
+    if (!o.line.tags.some((t) => t.role === "piece_count" || t.role === "good_count")) this.#whatIf = "done";
     this.#stateNames = new Map(
       o.line.tags.flatMap((t) => (t.events?.type === "enum" ? [[t.name, t.events.states] as const] : [])),
     );
@@ -81,6 +84,7 @@ export class DemoView {
     try {
       await this.#tags();
       await this.#predictions();
+      await this.#anomalies();
       await this.#alertsRound();
       await this.#suggestionsRound();
       if (this.#whatIf === "todo") void this.#askWhatIf();
@@ -142,6 +146,30 @@ export class DemoView {
       this.#say(
         "risk",
         `${this.#machine(p.machine_id)} ${arrow} P(failure within 48 h) ${p.failure_probability.toFixed(2)} ${p.risk_level}${why ? ` · ${why}` : ""}`,
+      );
+    }
+  }
+
+  /** The baselines' scores: a line when a machine's level changes or its score moves by a fifth. */
+  async #anomalies(): Promise<void> {
+    const { anomalies } = await apiGet<{ anomalies: AnomalyAnswer[] }>(
+      this.#o.api,
+      `/ai/anomalies?limit=${this.#machineNames.size}`,
+    );
+    for (const a of anomalies) {
+      const before = this.#normal.get(a.machine_id);
+      if (
+        before !== undefined &&
+        before.level === a.level &&
+        Math.abs(before.score - a.score) < 0.2 * a.threshold
+      )
+        continue;
+      this.#normal.set(a.machine_id, { level: a.level, score: a.score });
+      const arrow = before === undefined ? " " : a.score > before.score ? "▲" : "▼";
+      const why = a.reasons[0]?.text;
+      this.#say(
+        "normal",
+        `${this.#machine(a.machine_id)} ${arrow} anomaly score ${a.score.toFixed(2)} (alerts at ${a.threshold.toFixed(2)}) ${a.level}${a.shadow ? " shadow" : ""}${why ? ` · ${why}` : ""}`,
       );
     }
   }

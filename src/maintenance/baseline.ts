@@ -32,7 +32,7 @@ const LEVEL_STATS = new Set(["mean", "max", "min", "rms", "std"]);
 
 /**
  * How each feature is judged. For vibration roles: only a rise counts, and the scale is at least
- * 5 % of the normal level, so that a 25 % rise (what ISO 10816-3 / 20816-1 call a significant
+ * 5 % of the tag's normal level, so that a 25 % rise (what ISO 10816-3 / 20816-1 call a significant
  * change of vibration magnitude) is 5 robust deviations whatever the rig's own day-to-day
  * steadiness; a test rig steadier than any line would otherwise alarm on a 3 % change.
  */
@@ -84,14 +84,24 @@ export function fitBaseline(rows: readonly Float32Array[], features: readonly st
     const values = column.subarray(0, n);
     const m = median(values);
     for (let i = 0; i < n; i++) spread[i] = Math.abs(values[i]! - m);
-    const mad = 1.4826 * median(spread.subarray(0, n));
     center[f] = m;
-    // A constant feature (a flat signal, a zero slope) would make any change infinitely abnormal:
-    // its scale is at least a share of its level, and never below a float32's resolution of it.
-    const policy = featurePolicy(features[f]!);
-    scale[f] = Math.max(mad, Math.abs(m) * policy.minRelativeScale, 1e-6);
-    upperOnly[f] = policy.upperOnly ? 1 : 0;
+    scale[f] = 1.4826 * median(spread.subarray(0, n));
   }
+  // A steady feature (a flat signal's std, a zero slope) would make any change infinitely
+  // abnormal: every feature of a tag gets at least a share of the tag's own level as its scale
+  // (the median of its window mean, or of the feature itself when there is no mean), and never
+  // less than a float32's resolution.
+  const level = new Map<string, number>();
+  features.forEach((name, f) => {
+    const p = parseFeature(name);
+    if (p.stat === "mean") level.set(p.key, Math.abs(center[f]!));
+  });
+  features.forEach((name, f) => {
+    const policy = featurePolicy(name);
+    const own = level.get(parseFeature(name).key) ?? Math.abs(center[f]!);
+    scale[f] = Math.max(scale[f]!, own * policy.minRelativeScale, 1e-6);
+    upperOnly[f] = policy.upperOnly ? 1 : 0;
+  });
   return { center, scale, upperOnly };
 }
 

@@ -12,7 +12,15 @@ import { LineTwin } from "./line.js";
 import { SIGNALS, type Signal } from "./machine.js";
 
 /** The signals a line's gateway records per machine (the bearing's wear is hidden, as on a real line). */
-export const RECORDED_SIGNALS: readonly Signal[] = SIGNALS.filter((s) => s !== "alarms" && s !== "wear");
+/** What a generated (press) history records: not the hidden wear, the alarm word or the pump view. */
+const UNRECORDED: ReadonlySet<string> = new Set([
+  "alarms",
+  "wear",
+  "flow",
+  "discharge_pressure",
+  "bearing_temperature",
+]);
+export const RECORDED_SIGNALS: readonly Signal[] = SIGNALS.filter((s) => !UNRECORDED.has(s));
 
 const UNITS: Partial<Record<Signal, string>> = {
   speed_setpoint: "spm",

@@ -83,6 +83,10 @@ export const SIGNALS = [
   "state",
   "alarms",
   "wear",
+  // The same drive seen as a centrifugal pump's (a pump station's simulated PLC serves these)
+  "flow",
+  "discharge_pressure",
+  "bearing_temperature",
 ] as const satisfies readonly StandardRole[];
 export type Signal = (typeof SIGNALS)[number];
 const SIGNAL_SET: ReadonlySet<string> = new Set(SIGNALS);
@@ -368,6 +372,15 @@ export class MachineTwin {
         return this.alarms;
       case "wear":
         return this.wear;
+      // A pump's view of the drive: flow follows speed (affinity law) and falls off as the worn
+      // bearing drags; head grows with the square of speed; the bearing runs warmer than ambient
+      // with the motor's load and much warmer as it wears.
+      case "flow":
+        return this.state === 1 ? 3.2 * this.speed * (1 - 0.1 * this.wear ** 2) : 0;
+      case "discharge_pressure":
+        return this.state === 1 ? 0.5 + 0.0045 * this.speed ** 2 : 0;
+      case "bearing_temperature":
+        return this.#ambient + 0.55 * (this.motorTemperature - this.#ambient) + 30 * this.wear ** 2;
     }
   }
 }
