@@ -16,7 +16,7 @@
 import { createReadStream, statSync } from "node:fs";
 import Papa from "papaparse";
 import type { LineConfig } from "../config/schema.js";
-import type { HistoryWriter } from "../store/historyWriter.js";
+import type { HistoryWriter, ImportedMaintenance } from "../store/historyWriter.js";
 import { type TimeOptions, timeParser } from "./timeParser.js";
 
 export interface ImportSpec {
@@ -333,18 +333,7 @@ function describeFormat(o: TimeOptions): string {
 }
 
 /** Maintenance and failure records from an export: one record per row, by column name. */
-export interface MaintenanceRow {
-  machineId: number;
-  workOrder: string | null;
-  startedAt: number;
-  completedAt: number;
-  downtimeMin: number;
-  failure: boolean;
-  failureMode: string | null;
-  parts: string[];
-  technician: string | null;
-  notes: string;
-}
+export type MaintenanceRow = ImportedMaintenance;
 
 const YES = new Set(["1", "true", "yes", "y", "failure"]);
 const NO = new Set(["0", "false", "no", "n", "", "preventive", "planned"]);

@@ -291,28 +291,9 @@ export interface BaselineRun {
 export function replayBaseline(
   db: Db,
   fit: BaselineFit & { threshold: number },
-  o: {
-    machine: number;
-    features: readonly string[];
-    window: WindowSettings;
-    tags?: readonly FeatureTag[];
-    running?: RunningStates;
-    fromTs: number;
-    strideMin: number;
-    alerts: AlertSettings;
-  },
+  o: MachineWindows & { fromTs: number; strideMin: number; alerts: AlertSettings },
 ): BaselineRun {
-  const data = buildDataset(db, {
-    horizonH: 0,
-    strideMin: o.strideMin,
-    features: o.features,
-    window: o.window,
-    machines: [o.machine],
-    fromTs: o.fromTs - lookbackMs(o.features, o.window),
-    keepCensored: true,
-    ...(o.tags !== undefined ? { tags: o.tags } : {}),
-    ...(o.running !== undefined ? { running: o.running } : {}),
-  });
+  const data = machineWindows(db, o, o.strideMin, o.fromTs - lookbackMs(o.features, o.window));
   const series = data.samples.map((s) => ({ ts: s.ts, score: scoreOf(fit, s.x) }));
   const end = series.at(-1)?.ts ?? o.fromTs;
   const failures = data.failures.filter((f) => f.machine === o.machine).map((f) => f.ts);
@@ -348,29 +329,41 @@ export function replayBaseline(
  */
 export function baselinePeriod(
   db: Db,
-  o: {
-    machine: number;
-    features: readonly string[];
-    window: WindowSettings;
-    tags?: readonly FeatureTag[];
-    running?: RunningStates;
-    fromTs: number;
-    settings: BaselineSettings;
-  },
+  o: MachineWindows & { fromTs: number; settings: BaselineSettings },
 ): { samples: Sample[]; learnedAt: number; incomplete: number } {
   const wanted = Math.round((o.settings.days * 1_440) / o.settings.strideMin);
-  const data = buildDataset(db, {
+  const data = machineWindows(
+    db,
+    o,
+    o.settings.strideMin,
+    o.fromTs,
+    o.fromTs + o.settings.days * 10 * 86_400_000,
+  );
+  const samples = data.samples.slice(0, wanted);
+  return { samples, learnedAt: samples.at(-1)?.ts ?? o.fromTs, incomplete: data.incomplete };
+}
+
+/** Which windows of which machine: its features, their window, the line's tags and states. */
+export interface MachineWindows {
+  machine: number;
+  features: readonly string[];
+  window: WindowSettings;
+  tags?: readonly FeatureTag[];
+  running?: RunningStates;
+}
+
+/** One machine's running windows, unlabelled (a baseline needs no failures), from `fromTs` on. */
+function machineWindows(db: Db, o: MachineWindows, strideMin: number, fromTs: number, toTs?: number) {
+  return buildDataset(db, {
     horizonH: 0,
-    strideMin: o.settings.strideMin,
+    strideMin,
     features: o.features,
     window: o.window,
     machines: [o.machine],
-    fromTs: o.fromTs,
-    toTs: o.fromTs + o.settings.days * 10 * 86_400_000,
+    fromTs,
+    ...(toTs !== undefined ? { toTs } : {}),
     keepCensored: true,
     ...(o.tags !== undefined ? { tags: o.tags } : {}),
     ...(o.running !== undefined ? { running: o.running } : {}),
   });
-  const samples = data.samples.slice(0, wanted);
-  return { samples, learnedAt: samples.at(-1)?.ts ?? o.fromTs, incomplete: data.incomplete };
 }

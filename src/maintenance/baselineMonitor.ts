@@ -25,7 +25,7 @@ import {
   windowSettings,
 } from "../preprocess/features.js";
 import type { ModelRegistry } from "../registry/registry.js";
-import { activeAlertOf, activeAlerts, changeAlert, openAlert } from "../store/alerts.js";
+import { activeAlerts, applyModelAlert } from "../store/alerts.js";
 import { insertAnomalyScore } from "../store/anomalyScores.js";
 import { machineRange } from "../store/seriesReader.js";
 import type { Store } from "../store/store.js";
@@ -321,26 +321,17 @@ export class BaselineMonitor implements Component {
         reason: a.reasons[0]?.text ?? `anomaly score ${a.score}`,
         details: { score: a.score, threshold: a.threshold, reasons: a.reasons, recommended_action: action },
       };
-      if (change === "opened") {
-        const alertId = openAlert(store, {
-          ...event,
-          machineId: a.machine_id,
-          kind: "anomaly",
-          severity: "HIGH",
-        });
-        store.enqueueOutbox("work_order", "work_orders", {
-          version: 1,
-          alertId,
-          machine_id: a.machine_id,
+      applyModelAlert(store, change, {
+        machineId: a.machine_id,
+        kind: "anomaly",
+        event,
+        workOrder: {
           priority: "medium",
-          requested_action: action,
+          requestedAction: action,
           reasons: a.reasons.map((r) => r.text),
-          due_by: new Date(now + 72 * 3_600_000).toISOString(),
-        });
-        return;
-      }
-      const open = activeAlertOf(store, a.machine_id, "anomaly");
-      if (open !== undefined) changeAlert(store, open, change, event);
+          dueInH: 72,
+        },
+      });
     })();
   }
 

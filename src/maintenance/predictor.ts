@@ -23,7 +23,7 @@ import {
   windowSettings,
 } from "../preprocess/features.js";
 import type { ModelRegistry } from "../registry/registry.js";
-import { activeAlertOf, activeAlerts, changeAlert, openAlert } from "../store/alerts.js";
+import { activeAlerts, applyModelAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
 import { baseValue } from "./forest.js";
@@ -391,26 +391,17 @@ export class Predictor implements Component {
           escalated: tracker.escalated,
         },
       };
-      if (change === "opened") {
-        const alertId = openAlert(store, {
-          ...event,
-          machineId: a.machine_id,
-          kind: "predicted_failure",
-          severity: "HIGH",
-        });
-        store.enqueueOutbox("work_order", "work_orders", {
-          version: 1,
-          alertId,
-          machine_id: a.machine_id,
+      applyModelAlert(store, change, {
+        machineId: a.machine_id,
+        kind: "predicted_failure",
+        event,
+        workOrder: {
           priority: "high",
-          requested_action: a.recommended_action,
+          requestedAction: a.recommended_action,
           reasons: a.reasons.map((r) => r.text),
-          due_by: new Date(now + 24 * 3_600_000).toISOString(),
-        });
-        return;
-      }
-      const open = activeAlertOf(store, a.machine_id, "predicted_failure");
-      if (open !== undefined) changeAlert(store, open, change, event);
+          dueInH: 24,
+        },
+      });
     })();
   }
 

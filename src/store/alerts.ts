@@ -137,3 +137,35 @@ export function activeAlerts(store: Store, kind: string): { machine: number; at:
     )
     .all(kind) as { machine: number; at: number; details: string }[];
 }
+
+/**
+ * A model's alert changing (the failure forest's, a baseline's): opened with its work-order
+ * request for the plant, or escalated or cleared on the machine's alert of that kind. Callers run
+ * it inside the transaction that records the score it follows from.
+ */
+export function applyModelAlert(
+  store: Store,
+  change: "opened" | "escalated" | "cleared",
+  a: {
+    machineId: number;
+    kind: string;
+    event: AlertEvent;
+    workOrder: { priority: "high" | "medium"; requestedAction: string; reasons: string[]; dueInH: number };
+  },
+): void {
+  if (change === "opened") {
+    const alertId = openAlert(store, { ...a.event, machineId: a.machineId, kind: a.kind, severity: "HIGH" });
+    store.enqueueOutbox("work_order", "work_orders", {
+      version: 1,
+      alertId,
+      machine_id: a.machineId,
+      priority: a.workOrder.priority,
+      requested_action: a.workOrder.requestedAction,
+      reasons: a.workOrder.reasons,
+      due_by: new Date(a.event.ts + a.workOrder.dueInH * 3_600_000).toISOString(),
+    });
+    return;
+  }
+  const open = activeAlertOf(store, a.machineId, a.kind);
+  if (open !== undefined) changeAlert(store, open, change, a.event);
+}

@@ -6,6 +6,20 @@
  */
 import type { Db } from "./store.js";
 
+/** A maintenance or failure record as an export gives it. */
+export interface ImportedMaintenance {
+  machineId: number;
+  workOrder: string | null;
+  startedAt: number;
+  completedAt: number;
+  downtimeMin: number;
+  failure: boolean;
+  failureMode: string | null;
+  parts: string[];
+  technician: string | null;
+  notes: string;
+}
+
 export class HistoryWriter {
   readonly #db: Db;
   readonly #insert;
@@ -95,18 +109,7 @@ export class HistoryWriter {
   }
 
   /** A maintenance record from an export; false when the same record is there already. */
-  maintenance(r: {
-    machineId: number;
-    workOrder: string | null;
-    startedAt: number;
-    completedAt: number;
-    downtimeMin: number;
-    failure: boolean;
-    parts: string[];
-    technician: string | null;
-    notes: string;
-    failureMode: string | null;
-  }): boolean {
+  maintenance(r: ImportedMaintenance): boolean {
     return (
       this.#maintenance.run(
         r.machineId,
