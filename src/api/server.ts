@@ -8,8 +8,10 @@
  * state folder). A non-loopback bind needs the token for everything but /health and /metrics.
  */
 import { timingSafeEqual } from "node:crypto";
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
+import { LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { ApiConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
@@ -96,8 +98,8 @@ export class ApiServer implements Component {
     // The socket first: once the TCP port answers, everything the API offers is there.
     const socket = this.#config.socket;
     if (socket !== undefined) {
+      await removeStaleSocket(socket);
       const local = this.#build(true, token);
-      rmSync(socket, { force: true }); // a socket file left by a killed daemon
       await local.listen({ path: socket });
       chmodSync(socket, 0o660);
       this.#local = local;
@@ -131,4 +133,43 @@ export class ApiServer implements Component {
       },
     };
   }
+}
+
+/**
+ * A socket file left by a killed daemon is removed; anything else at the path is refused (a
+ * typo must never delete the store), and so is a socket another process still answers on.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let kind: string;
+  try {
+    const st = lstatSync(path);
+    kind = st.isSocket()
+      ? "socket"
+      : st.isDirectory()
+        ? "a folder"
+        : st.isSymbolicLink()
+          ? "a link"
+          : "a file";
+  } catch {
+    return; // nothing there
+  }
+  if (kind !== "socket")
+    throw new LinepilotError(
+      "LP_ERR_API",
+      `api.socket ${path} is ${kind}, not a socket: refusing to replace it (choose another api.socket)`,
+    );
+  const answered = await new Promise<boolean>((done) => {
+    const probe = connect({ path });
+    probe.once("connect", () => {
+      probe.destroy();
+      done(true);
+    });
+    probe.once("error", () => done(false));
+  });
+  if (answered)
+    throw new LinepilotError(
+      "LP_ERR_API",
+      `api.socket ${path} is in use by another process (another daemon of this line?)`,
+    );
+  rmSync(path, { force: true });
 }

@@ -135,6 +135,29 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     if (c.protocol === "opcua" && c.auth.type === "certificate" && !isAbsolute(c.auth.certificateFile))
       c.auth.certificateFile = resolve(base, c.auth.certificateFile);
   }
+  // The daemon replaces a stale socket at api.socket at start: it must never be a file the line
+  // keeps (the store and its journal, a model, a key, a certificate).
+  const kept = [
+    ["store.path", config.store.path],
+    ["store.path (its WAL)", `${config.store.path}-wal`],
+    ["store.path (its shared memory)", `${config.store.path}-shm`],
+    ["maintenance.model", config.maintenance?.model],
+    ["optimizer.model", config.optimizer?.model],
+    ["registry.key.path", config.registry?.key.source === "file" ? config.registry.key.path : undefined],
+    ["sync.tls.ca", tls?.ca],
+    ["sync.tls.cert", tls?.cert],
+    ["the config file itself", resolve(file)],
+  ] as const;
+  for (const [what, path] of kept)
+    if (path !== undefined && path === config.api.socket)
+      throw new ConfigError([
+        {
+          file,
+          ...locate(doc.contents, ["api", "socket"], at),
+          path: "api.socket",
+          message: `the API socket ${config.api.socket} is ${what}: the daemon would replace it at start; choose another path`,
+        },
+      ]);
   return deepFreeze(config);
 }
 
