@@ -20,6 +20,12 @@ export interface Connector extends Component {
    * the read-back differs. Only the safety envelope calls this in the daemon.
    */
   write(tag: string, value: number): Promise<WriteResult>;
+  /**
+   * Reads a tag from the PLC now (engineering units), not from the last poll or notification:
+   * what the safety envelope bounds a write against. Rejects when the PLC cannot be read or the
+   * value is Bad.
+   */
+  read(tag: string): Promise<number>;
 }
 
 /** Counts and rates every connector reports the same way, for /health and `linepilot status`. */

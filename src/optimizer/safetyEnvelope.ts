@@ -153,10 +153,32 @@ export class SafetyEnvelope {
     return checkWrite(req, this.#tags.get(req.tag), this.#cfg, this.state());
   }
 
-  /** Checks, audits, writes with read-back, retries a failed verification once. */
+  /**
+   * Reads the tag from the PLC, checks every rule against that value, audits, writes with
+   * read-back, and retries a failed verification once. The last poll is never what a change is
+   * bounded against: another client (an HMI, an operator) may have moved the PLC since.
+   */
   async write(req: WriteRequest): Promise<WriteOutcome> {
     const tag = this.#tags.get(req.tag);
-    const verdict = this.check(req);
+    const connector = this.#deps.connectorOf(req.tag);
+    let current = Number.NaN;
+    let readError: string | undefined;
+    if (tag?.writable === true) {
+      if (connector === undefined) readError = "no connector reads this tag";
+      else
+        try {
+          current = await connector.read(req.tag);
+        } catch (error) {
+          readError = errorMessage(error);
+        }
+    }
+    let verdict = checkWrite(req, tag, this.#cfg, { ...this.state(), current: () => current });
+    if (!verdict.allowed && verdict.rule === "no_current_value" && readError !== undefined)
+      verdict = {
+        allowed: false,
+        rule: "no_current_value",
+        reason: `${req.tag} could not be read from the PLC before the write (${readError}): nothing written`,
+      };
     const audit = (decision: string, reason: string, details: Record<string, unknown>) =>
       this.#deps.store.recordDecision({
         kind: "setpoint_write",
@@ -169,7 +191,8 @@ export class SafetyEnvelope {
           value: req.value,
           mode: req.mode,
           approvedBy: req.approvedBy ?? null,
-          current: this.#deps.current(req.tag),
+          // the PLC's value at the moment of the write, the one every rule was checked against
+          current: Number.isFinite(current) ? current : null,
           ...details,
         },
       });
@@ -182,7 +205,6 @@ export class SafetyEnvelope {
     // Audited before it takes effect (SPEC.md section 6).
     const auditId = audit("write", req.reason ?? "within the envelope", {});
     this.#lastWrite.set(req.tag, this.#now());
-    const connector = this.#deps.connectorOf(req.tag);
     let lastError = "no connector reads this tag";
     for (let attempt = 1; attempt <= 2 && connector !== undefined; attempt++) {
       try {

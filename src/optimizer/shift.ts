@@ -178,6 +178,10 @@ export async function runShift(o: ShiftOptions): Promise<ShiftReport> {
     start: async () => {},
     stop: async () => {},
     health: () => ({ state: "ok", details: {} }),
+    async read(tag: string): Promise<number> {
+      const { twin, role } = tagOf.get(tag)!;
+      return twin.read(role);
+    },
     async write(tag: string, value: number): Promise<WriteResult> {
       const { twin, role } = tagOf.get(tag)!;
       const from = twin.read(role);

@@ -93,6 +93,10 @@ test("property: whatever the sequence of suggestions, values, modes, approvals a
       let check: { before: number; request: WriteRequest } | undefined;
       // The PLC side: a connector that takes whatever reaches it and checks the envelope's promises.
       const connector = {
+        // The PLC's value now, as the envelope reads it before every write.
+        async read(tag: string): Promise<number> {
+          return plc.get(tag) ?? Number.NaN;
+        },
         async write(tag: string, value: number): Promise<WriteResult> {
           const before = check!.before;
           const req = check!.request;
@@ -239,6 +243,7 @@ test("the envelope in front of a real Modbus PLC: in bounds written and read bac
   now += 120_000;
   let attempts = 0;
   const stubborn = {
+    read: async () => 36,
     write: async () => {
       attempts++;
       throw new LinepilotError("LP_ERR_WRITE_VERIFY", "tag speed_sp: wrote 38, read back 36");
@@ -326,4 +331,69 @@ test("a configured safety signal raises a SAFETY alert that blocks every write u
     mode: "autonomous",
   });
   assert.equal(ok.written, true, "writes allowed again");
+});
+
+test("a write is bounded by the PLC's value at the moment of the write, not by the last poll: another client moved it, and the audit says which value was checked", async (t) => {
+  const plc = new DemoPlc({ port: 0 });
+  await plc.start();
+  t.after(() => plc.stop());
+  // The setpoint is polled every 30 s: between two polls an operator's HMI sets the PLC to 40.
+  const slow = TAGS.replace(
+    "min: 10, max: 60, modbus: { area: holding, address: 0, dataType: float32 } }",
+    "min: 10, max: 60, intervalMs: 30000, modbus: { area: holding, address: 0, dataType: float32 } }",
+  );
+  const { cfg, connector, store, latest } = await startConnector(
+    t,
+    lineYaml({ storePath: "x.db", plcPort: plc.port, tags: slow }),
+  );
+  const { waitFor } = await import("../helpers.js");
+  await waitFor(() => latest("speed_sp").ts > 0 && connector.connected, 10_000, "the first poll");
+  const polled = latest("speed_sp").value;
+  // modbus-serial is CommonJS: its default export's `default` is the client class.
+  const ModbusRTU = (await import("modbus-serial")).default.default;
+  const { encodeRegisters } = await import("../../src/connectors/modbus/codec.js");
+  const hmi = new ModbusRTU();
+  await hmi.connectTCP("127.0.0.1", { port: plc.port });
+  hmi.setID(1);
+  await hmi.writeRegisters(0, encodeRegisters(40, "float32", "big", "big"));
+  hmi.close(() => undefined);
+  assert.equal(plc.setpoint, 40);
+  assert.equal(latest("speed_sp").value, polled, "the daemon has not polled it again");
+  const envelope = new SafetyEnvelope(cfg.safety, {
+    store,
+    log: silentLogger(),
+    tags: cfg.tags,
+    connectorOf: () => connector,
+    current: (tag) => latest(tag).value, // what the daemon last polled
+  });
+  // Within 10 % of the last poll (30), but +25 % of what the PLC holds now (40): refused.
+  const target = polled * 1.1;
+  const stale = await envelope.write({
+    tag: "speed_sp",
+    value: target,
+    requestedBy: "technician:anna",
+    mode: "assisted",
+    approvedBy: "anna",
+  });
+  assert.deepEqual([stale.written, !stale.written && stale.rule], [false, "max_change"]);
+  assert.equal(plc.setpoint, 40, "nothing reached the PLC");
+  const audit = store.db
+    .prepare(
+      "SELECT decision, reason, details FROM ai_decisions_audit WHERE kind = 'setpoint_write' ORDER BY id DESC LIMIT 1",
+    )
+    .get() as { decision: string; reason: string; details: string };
+  assert.equal(audit.decision, "refused");
+  assert.match(audit.reason, /speed_sp: 40 -> /);
+  assert.equal((JSON.parse(audit.details) as { current: number }).current, 40);
+  // A PLC that cannot be read is never written.
+  await plc.stop();
+  await waitFor(() => !connector.connected, 10_000, "the PLC gone");
+  const blind = await envelope.write({
+    tag: "speed_sp",
+    value: 41,
+    requestedBy: "optimizer",
+    mode: "autonomous",
+  });
+  assert.deepEqual([blind.written, !blind.written && blind.rule], [false, "no_current_value"]);
+  assert.match(!blind.written ? blind.reason : "", /could not be read from the PLC before the write/);
 });

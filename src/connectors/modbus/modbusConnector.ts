@@ -300,6 +300,33 @@ export class ModbusConnector implements Connector {
     for (let i = 0; i < block.items.length; i++) writer.accept(block.items[i]!.index, ts, Number.NaN, status);
   }
 
+  async read(tagName: string): Promise<number> {
+    const tag = this.#tags.find((t) => t.name === tagName);
+    if (tag === undefined || tag.modbus === undefined)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
+    const m = tag.modbus;
+    return this.#exclusive(async () => {
+      const client = this.#client;
+      if (client === undefined || !client.isOpen)
+        throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
+      client.setID(m.unitId);
+      let raw: number;
+      if (m.area === "coil") raw = (await client.readCoils(m.address, 1)).data[0] ? 1 : 0;
+      else if (m.area === "discrete") raw = (await client.readDiscreteInputs(m.address, 1)).data[0] ? 1 : 0;
+      else {
+        const count = registerCount(m.dataType);
+        const r =
+          m.area === "holding"
+            ? await client.readHoldingRegisters(m.address, count)
+            : await client.readInputRegisters(m.address, count);
+        raw = decodeRegisters(r.buffer, 0, m.dataType, m.wordOrder, m.byteOrder, m.bit);
+      }
+      if (!Number.isFinite(raw))
+        throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName}: the PLC holds ${raw}, not a value`);
+      return raw * tag.scale + tag.offset;
+    });
+  }
+
   async write(tagName: string, value: number): Promise<WriteResult> {
     const tag = this.#tags.find((t) => t.name === tagName);
     if (tag === undefined || tag.modbus === undefined)

@@ -341,6 +341,22 @@ export class OpcuaConnector implements Connector {
       for (let i = 0; i < g.indexes.length; i++) writer.accept(g.indexes[i]!, now, Number.NaN, status);
   }
 
+  async read(tagName: string): Promise<number> {
+    const tag = this.#tags.find((t) => t.name === tagName);
+    if (tag === undefined || tag.nodeId === undefined)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
+    const live = this.#live;
+    if (live === undefined) throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
+    const dv = await live.session.read({ nodeId: tag.nodeId, attributeId: AttributeIds.Value });
+    const value = sampleValue(dv.value);
+    if (dv.statusCode.value >>> 30 === 2 || Number.isNaN(value))
+      throw new LinepilotError(
+        "LP_ERR_CONNECTOR",
+        `tag ${tagName}: ${tag.nodeId} reads ${statusName(dv.statusCode.value)}${Number.isNaN(value) ? ", not a number" : ""}`,
+      );
+    return value * tag.scale + tag.offset;
+  }
+
   async write(tagName: string, value: number): Promise<WriteResult> {
     const tag = this.#tags.find((t) => t.name === tagName);
     if (tag === undefined || tag.nodeId === undefined)
