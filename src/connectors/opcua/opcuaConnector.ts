@@ -352,7 +352,7 @@ export class OpcuaConnector implements Connector {
     if (dv.statusCode.value >>> 30 === 2 || Number.isNaN(value))
       throw new LinepilotError(
         "LP_ERR_CONNECTOR",
-        `tag ${tagName}: ${tag.nodeId} reads ${statusName(dv.statusCode.value)}${Number.isNaN(value) ? ", not a number" : ""}`,
+        `tag ${tagName}: ${tag.nodeId} reads ${dv.statusCode.value === 0 ? "a value that is not a number" : dv.statusCode.name}`,
       );
     return value * tag.scale + tag.offset;
   }

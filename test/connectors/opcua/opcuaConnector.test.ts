@@ -162,6 +162,15 @@ test("OPC UA SignAndEncrypt with a username: typed samples, bad status kept as b
   await assert.rejects(connector.write("speed_sp", 40_000), /does not fit the node's Int16/);
   await assert.rejects(connector.write("temp", 1), /not writable/);
   await assert.rejects(connector.write("nope", 1), /has no tag nope/);
+  // What the safety envelope bounds a write against: the node's value now, read from the server,
+  // even when another client changed it after the last notification.
+  model.state.heaterSetpoint = 150.5;
+  assert.equal(await connector.read("heater_sp"), 150.5);
+  assert.equal(await connector.read("vibration"), 2.5 * 2 + 1, "scaled like a sample");
+  await assert.rejects(
+    connector.read("missing"),
+    /tag missing: ns=1;s=Press7\.NoSuchNode reads BadNodeIdUnknown/,
+  );
   await waitFor(() => latest("speed_sp").value === 42, 5_000, "the written setpoint in the subscription");
   writer.flush();
   const bad = store.db
