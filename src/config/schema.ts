@@ -579,6 +579,14 @@ const optimizer = z
     suggestionTtlMs: durationMs(60_000, 86_400_000)
       .default(900_000)
       .describe("A pending suggestion not decided within this expires"),
+    approvalTolerancePercent: z
+      .number()
+      .min(0)
+      .max(10)
+      .default(2)
+      .describe(
+        "An approved suggestion is written only if the PLC still holds what it was computed from, within this % of it; else it expires and a fresh one is proposed",
+      ),
     minGainPerHour: z
       .number()
       .min(0)

@@ -315,8 +315,28 @@ export class Optimizer implements Component {
     });
   }
 
-  /** Writes a decided suggestion's changes through the envelope, each checked again now. */
+  /**
+   * Writes a decided suggestion's changes through the envelope, each checked again now. A
+   * suggestion whose setpoints the PLC no longer holds (an operator moved one since it was
+   * computed) is not written: its effect was computed from a state nobody approved. It expires
+   * with the reason, and the next decision round proposes afresh from the state as it is.
+   */
   async #apply(s: Suggestion, approvedBy: string | undefined): Promise<Suggestion> {
+    const moved: string[] = [];
+    for (const c of s.changes) {
+      const { value, error } = await this.#deps.envelope.readNow(c.tag);
+      const tolerance = (Math.abs(c.from) * this.#cfg.approvalTolerancePercent) / 100 + 1e-9;
+      if (error === undefined && Math.abs(value - c.from) > tolerance)
+        moved.push(`${c.tag} is ${Number(value.toPrecision(6))} in the PLC, not ${c.from}`);
+    }
+    if (moved.length > 0) {
+      const summary = `not written: the PLC moved since the suggestion was made (${moved.join("; ")}); a fresh suggestion follows`;
+      const changes = s.changes.map((c) => ({ ...c, outcome: "stale" }));
+      finish(this.#deps.store, s, "expired", changes, summary, approvedBy ?? "optimizer", this.#now());
+      this.expired++;
+      this.#log.info({ suggestion: s.id, moved }, "approved suggestion expired: the PLC moved");
+      return { ...s, state: "expired", changes, outcome: summary };
+    }
     const person = s.mode === "assisted" ? approvedBy : undefined;
     const changes: SuggestedChange[] = [];
     let written = 0;

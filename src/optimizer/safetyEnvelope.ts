@@ -153,6 +153,17 @@ export class SafetyEnvelope {
     return checkWrite(req, this.#tags.get(req.tag), this.#cfg, this.state());
   }
 
+  /** The tag's value in the PLC now, or why it cannot be read. */
+  async readNow(tagName: string): Promise<{ value: number; error?: string }> {
+    const connector = this.#deps.connectorOf(tagName);
+    if (connector === undefined) return { value: Number.NaN, error: "no connector reads this tag" };
+    try {
+      return { value: await connector.read(tagName) };
+    } catch (error) {
+      return { value: Number.NaN, error: errorMessage(error) };
+    }
+  }
+
   /**
    * Reads the tag from the PLC, checks every rule against that value, audits, writes with
    * read-back, and retries a failed verification once. The last poll is never what a change is
@@ -163,15 +174,7 @@ export class SafetyEnvelope {
     const connector = this.#deps.connectorOf(req.tag);
     let current = Number.NaN;
     let readError: string | undefined;
-    if (tag?.writable === true) {
-      if (connector === undefined) readError = "no connector reads this tag";
-      else
-        try {
-          current = await connector.read(req.tag);
-        } catch (error) {
-          readError = errorMessage(error);
-        }
-    }
+    if (tag?.writable === true) ({ value: current, error: readError } = await this.readNow(req.tag));
     let verdict = checkWrite(req, tag, this.#cfg, { ...this.state(), current: () => current });
     if (!verdict.allowed && verdict.rule === "no_current_value" && readError !== undefined)
       verdict = {

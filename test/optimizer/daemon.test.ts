@@ -223,3 +223,29 @@ test("autonomous mode writes within 10 % without approval; `linepilot mode assis
     ),
   );
 });
+
+test("an approval is written only against the state it was computed from: the operator moved the PLC, so the suggestion expires with the reason and nothing is written", async (t) => {
+  const { daemon, socket, press, store } = await line(t, "assisted");
+  const [suggestion] = await daemon.optimizer!.decideOnce();
+  assert.ok(suggestion, "a suggestion");
+  const temperature = suggestion.changes.find((c) => c.setpoint === "temperature_setpoint")!;
+  assert.equal(temperature.from, 196);
+  // At the HMI, the operator cools the press to 165 while the suggestion waits.
+  press.temperatureSetpoint = 165;
+  const approved = await runCliToEnd(["approve", String(suggestion.id), "--api", socket, "--by", "anna"]);
+  assert.equal(approved.code, 1, "nothing was written: a failure for the approver to see");
+  assert.match(
+    approved.stdout,
+    /approved by anna: expired \(not written: the PLC moved since the suggestion was made/,
+  );
+  assert.equal(press.temperatureSetpoint, 165, "the approved value was not written over the operator's");
+  const row = store.db.prepare("SELECT state, outcome FROM suggestions WHERE id = ?").get(suggestion.id) as {
+    state: string;
+    outcome: string;
+  };
+  assert.equal(row.state, "expired");
+  assert.match(row.outcome, /press8\.temperature_setpoint is 165 in the PLC, not 196/);
+  const trail = audit(store).map((a) => `${a.kind}:${a.decision}:${a.actor}`);
+  assert.ok(trail.includes("suggestion:expired:anna"), trail.join(", "));
+  assert.ok(!trail.some((x) => x.startsWith("setpoint_write:")), "no write was even asked of the envelope");
+});
