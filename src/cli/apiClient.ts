@@ -107,6 +107,7 @@ function call(base: string, method: string, path: string, body: unknown, timeout
 function refusal(answer: Answer, base: string, path: string): LinepilotError {
   const b = answer.body as { error?: string; message?: string };
   if (b.error === "LP_ERR_ACCESS") return new LinepilotError("LP_ERR_ACCESS", b.message ?? "refused");
+  if (b.error === "LP_ERR_BUSY") return new LinepilotError("LP_ERR_BUSY", b.message ?? "busy");
   return new LinepilotError(
     answer.status >= 400 && answer.status < 500 ? "LP_ERR_USAGE" : "LP_ERR_API",
     b.message ?? `${base}${path} answered HTTP ${answer.status}: ${JSON.stringify(b)}`,

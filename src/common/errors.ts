@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   LP_ERR_USAGE: "the command line is invalid",
   LP_ERR_MODEL: "a model could not be loaded, was refused, failed or timed out",
   LP_ERR_ACCESS: "a change was refused: it needs the API token or the daemon's unix socket (group linepilot)",
+  LP_ERR_BUSY: "the daemon is already running as many of these as it takes at once: try again in a moment",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
