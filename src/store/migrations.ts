@@ -252,6 +252,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX anomaly_scores_machine_ts ON anomaly_scores(machine_id, ts);
     `,
   },
+  {
+    version: 7,
+    description: "plant commands remembered per sender and id",
+    sql: `
+      -- A command id is the sender's: another sender reusing it is another command, and a refused
+      -- sender's id is never remembered (it could otherwise squat the id of a genuine command).
+      CREATE TABLE plant_commands_by_sender (
+        sender TEXT NOT NULL,
+        command_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        reply TEXT NOT NULL,
+        PRIMARY KEY (sender, command_id)
+      );
+      INSERT INTO plant_commands_by_sender (sender, command_id, received_at, command, ok, reply)
+        SELECT sender, command_id, received_at, command, ok, reply FROM plant_commands;
+      DROP TABLE plant_commands;
+      ALTER TABLE plant_commands_by_sender RENAME TO plant_commands;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,7 +1,8 @@
 /**
- * Commands from the plant: read, checked against their schema and the allow-list, executed at most
- * once per command id, audited, answered. All of it in one SQLite transaction, so a command is
- * either fully done (effect, audit record, remembered id, reply queued) or not at all.
+ * Commands from the plant: read, checked against their schema and then the allow-list, executed
+ * at most once per (sender, command id), audited, answered. All of it in one SQLite transaction, so
+ * a command is either fully done (effect, audit record, remembered id, reply queued) or not at
+ * all. Only commands from an allowed sender are remembered: a refused sender cannot squat an id.
  */
 import { z } from "zod";
 import type { SyncConfig } from "../config/schema.js";
@@ -45,24 +46,35 @@ export class PlantCommands {
     if (!parsed.success) return this.#refuse(id, `invalid command: ${z.prettifyError(parsed.error)}`, raw);
     const command = parsed.data;
     const db = this.#store.db;
-    const seen = db.prepare("SELECT ok, reply FROM plant_commands WHERE command_id = ?").get(command.id) as
-      | { ok: number; reply: string }
-      | undefined;
-    if (seen !== undefined) {
-      // Idempotent: the same id gets the same answer again, the effect is not repeated.
-      this.duplicates++;
-      const reply = JSON.parse(seen.reply) as Record<string, unknown>;
-      this.#store.enqueueOutbox("reply", "replies", { ...reply, duplicate: true });
-      return { commandId: command.id, ok: seen.ok === 1, duplicate: true, reply };
-    }
+    // The allow-list first, and its contents never told to a refused sender.
     const allowed = this.#allow[command.command] ?? [];
     if (!allowed.includes(command.sender))
       return this.#refuse(
         command.id,
-        `sender '${command.sender}' may not send ${command.command} (allowed: ${allowed.length > 0 ? allowed.join(", ") : "nobody"}; see sync.commands.allow)`,
+        `sender '${command.sender}' may not send ${command.command} (see sync.commands.allow)`,
         raw,
         command,
+        false,
       );
+    const seen = db
+      .prepare("SELECT ok, reply FROM plant_commands WHERE sender = ? AND command_id = ?")
+      .get(command.sender, command.id) as { ok: number; reply: string } | undefined;
+    if (seen !== undefined) {
+      // Idempotent: the same id gets the same answer again, audited as a repeat; no effect twice.
+      this.duplicates++;
+      const reply = JSON.parse(seen.reply) as Record<string, unknown>;
+      db.transaction(() => {
+        this.#store.recordDecision({
+          kind: "plant_command",
+          actor: command.sender,
+          decision: `${command.command} duplicate`,
+          reason: "a command id seen before from this sender: answered again, not executed",
+          details: { commandId: command.id, command: command.command },
+        });
+        this.#store.enqueueOutbox("reply", "replies", { ...reply, duplicate: true });
+      })();
+      return { commandId: command.id, ok: seen.ok === 1, duplicate: true, reply };
+    }
     try {
       return db.transaction(() => {
         const result = this.#execute(command);
@@ -134,9 +146,17 @@ export class PlantCommands {
     }
   }
 
-  #refuse(commandId: string | null, error: string, raw: unknown, command?: PlantCommand): CommandOutcome {
+  #refuse(
+    commandId: string | null,
+    error: string,
+    raw: unknown,
+    command?: PlantCommand,
+    remember = true,
+  ): CommandOutcome {
     this.refused++;
-    return this.#store.db.transaction(() => this.#answer(command, false, undefined, error, commandId, raw))();
+    return this.#store.db.transaction(() =>
+      this.#answer(command, false, undefined, error, commandId, raw, remember),
+    )();
   }
 
   /** Audit record, remembered id (when there is one), queued reply: one transaction, the caller's. */
@@ -147,6 +167,7 @@ export class PlantCommands {
     error: string | undefined,
     commandId: string | null = command?.id ?? null,
     raw?: unknown,
+    remember = true,
   ): CommandOutcome {
     const reply = {
       version: 1,
@@ -167,12 +188,12 @@ export class PlantCommands {
       },
     });
     // A command without a readable id cannot be remembered; it is answered and audited only.
-    if (commandId !== null && command !== undefined)
+    if (remember && commandId !== null && command !== undefined)
       this.#store.db
         .prepare(
-          "INSERT OR IGNORE INTO plant_commands (command_id, received_at, command, sender, ok, reply) VALUES (?, ?, ?, ?, ?, ?)",
+          "INSERT OR IGNORE INTO plant_commands (sender, command_id, received_at, command, ok, reply) VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .run(commandId, Date.now(), command.command, command.sender, ok ? 1 : 0, JSON.stringify(reply));
+        .run(command.sender, commandId, Date.now(), command.command, ok ? 1 : 0, JSON.stringify(reply));
     const messageId = this.#store.enqueueOutbox("reply", "replies", reply);
     return { commandId, ok, duplicate: false, reply: { ...reply, messageId } };
   }

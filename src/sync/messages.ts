@@ -81,6 +81,10 @@ export const replySchema = z
     ok: z.boolean(),
     result: z.record(z.string(), z.unknown()).optional(),
     error: z.string().optional(),
+    duplicate: z
+      .literal(true)
+      .optional()
+      .describe("The command's id was seen before from this sender: this is the first answer again"),
     ts: isoTime,
   })
   .describe("linepilot's answer to a command, on <prefix>/replies");

@@ -8,7 +8,8 @@ import mqtt from "mqtt";
 import { silentLogger } from "../../src/common/logger.js";
 import { parseConfig } from "../../src/config/load.js";
 import { Store } from "../../src/store/store.js";
-import { jsonSchemaOf, MESSAGE_SCHEMAS } from "../../src/sync/messages.js";
+import { PlantCommands } from "../../src/sync/commands.js";
+import { jsonSchemaOf, MESSAGE_SCHEMAS, replySchema } from "../../src/sync/messages.js";
 import { PlantSync } from "../../src/sync/plantSync.js";
 import { DemoPlc } from "../../src/twin/demoPlc.js";
 import { lineYaml, ROOT, runCli, tempDir, waitFor } from "../helpers.js";
@@ -195,7 +196,8 @@ test("plant commands: validated, allow-listed, idempotent by id, audited, answer
   assert.equal(r[2]!.ok, false);
   assert.equal(r[2]!.commandId, null);
   assert.match(String(r[2]!.error), /not JSON/);
-  assert.match(String(r[3]!.error), /sender 'intruder' may not send set_goal \(allowed: mes/);
+  assert.match(String(r[3]!.error), /sender 'intruder' may not send set_goal \(see sync\.commands\.allow\)$/);
+  assert.doesNotMatch(String(r[3]!.error), /mes/, "the allow-list is not told to a refused sender");
   assert.match(String(r[4]!.error), /invalid command/);
   assert.equal(r[5]!.ok, true);
   assert.equal(r[6]!.ok, true);
@@ -217,8 +219,8 @@ test("plant commands: validated, allow-listed, idempotent by id, audited, answer
   );
   assert.equal(
     count("SELECT count(*) AS n FROM ai_decisions_audit WHERE kind = 'plant_command'"),
-    6,
-    "every new command audited",
+    7,
+    "every command audited, the repeat as a duplicate",
   );
   assert.equal(count("SELECT count(*) AS n FROM ai_decisions_audit WHERE decision LIKE 'refused%'"), 3);
   assert.deepEqual(sync.health().details.commands, { received: 7, refused: 3, duplicates: 1 });
@@ -393,4 +395,58 @@ test("the daemon sends downsampled telemetry (value, quality, unit) and gateway 
   const components = metrics.payload.components as Record<string, Record<string, unknown>>;
   assert.ok((components["modbus:plc"]?.samples as number) > 0, JSON.stringify(components));
   assert.equal(metrics.payload.version, 1);
+});
+
+test("a refused sender cannot squat a command id: ids are per sender, only allowed senders' are remembered, every reply fits its schema", async (t) => {
+  const dir = tempDir(t);
+  const cfg = parseConfig(
+    `version: 1
+line: { enterprise: acme, site: lyon, area: assembly, name: cmd-line }
+machines: [{ id: 7, name: Press 7 }]
+store: { path: ${JSON.stringify(join(dir, "line.db"))} }
+sync: { url: "mqtt://127.0.0.1:1", commands: { allow: { set_goal: [mes, erp] } } }
+`,
+    join(dir, "line.yaml"),
+  );
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  t.after(() => store.close());
+  const commands = new PlantCommands(store, cfg.sync!);
+  const goal = (sender: string, id: string) =>
+    Buffer.from(
+      JSON.stringify({
+        version: 1,
+        id,
+        sender,
+        command: "set_goal",
+        args: { targetPieces: 100, quality: "A", dueAt: new Date(Date.now() + 3_600_000).toISOString() },
+      }),
+    );
+  const squat = commands.handle(goal("intruder", "wo-2026-1142"));
+  assert.equal(squat.ok, false);
+  const genuine = commands.handle(goal("mes", "wo-2026-1142"));
+  assert.deepEqual(
+    [genuine.ok, genuine.duplicate],
+    [true, false],
+    `the genuine command runs: ${JSON.stringify(genuine.reply)}`,
+  );
+  const other = commands.handle(goal("erp", "wo-2026-1142"));
+  assert.deepEqual([other.ok, other.duplicate], [true, false], "another sender's id is another command");
+  const repeat = commands.handle(goal("mes", "wo-2026-1142"));
+  assert.deepEqual([repeat.ok, repeat.duplicate], [true, true]);
+  const replies = (
+    store.db.prepare("SELECT payload FROM outbox WHERE class = 'reply' ORDER BY id").all() as {
+      payload: string;
+    }[]
+  ).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+  assert.equal(replies.length, 4);
+  for (const reply of replies) replySchema.parse(reply);
+  assert.equal(replies[3]!.duplicate, true);
+  const audit = store.db
+    .prepare("SELECT actor, decision FROM ai_decisions_audit WHERE kind = 'plant_command' ORDER BY id")
+    .all() as { actor: string; decision: string }[];
+  assert.deepEqual(
+    audit.map((a) => `${a.actor}:${a.decision}`),
+    ["intruder:refused set_goal", "mes:set_goal done", "erp:set_goal done", "mes:set_goal duplicate"],
+  );
 });
