@@ -94,7 +94,7 @@ export class Daemon {
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
-      new SafetyMonitor(cfg, this.writer, store, this.#log);
+      const safety = await this.#startComponent(new SafetyMonitor(cfg, this.writer, store, this.#log));
       if (cfg.sync !== undefined) {
         // Before the connectors: the link to the plant is up (or retrying) before data flows.
         this.sync = await this.#startComponent(
@@ -181,6 +181,7 @@ export class Daemon {
         store,
         log: child("safetyEnvelope"),
         tags: cfg.tags,
+        safety,
         connectorOf: (tag) => {
           const t = cfg.tags[tagIndex.get(tag) ?? -1];
           return t === undefined ? undefined : connectorOfConnection.get(t.connection);

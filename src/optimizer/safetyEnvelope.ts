@@ -109,6 +109,8 @@ export interface EnvelopeDeps {
   store: Store;
   log: Logger;
   tags: readonly TagConfig[];
+  /** The one owner of the active SAFETY conditions (the safety monitor). */
+  safety: { activeReasons(): string[] };
   connectorOf(tag: string): Connector | undefined;
   current(tag: string): number;
   now?: () => number;
@@ -116,7 +118,7 @@ export interface EnvelopeDeps {
 
 export type WriteOutcome =
   | { written: true; result: WriteResult; auditId: number }
-  | { written: false; rule: Rule | "write_failed"; reason: string; auditId: number };
+  | { written: false; rule: Rule | "write_failed" | "audit_failed"; reason: string; auditId: number | null };
 
 export class SafetyEnvelope {
   readonly #cfg: SafetyConfig;
@@ -138,12 +140,7 @@ export class SafetyEnvelope {
   state(): EnvelopeState {
     return {
       current: (tag) => this.#deps.current(tag),
-      safetyAlerts: () =>
-        (
-          this.#deps.store.db
-            .prepare("SELECT details FROM alerts WHERE severity = 'SAFETY' AND state != 'cleared'")
-            .all() as { details: string }[]
-        ).map((a) => (JSON.parse(a.details) as { reason?: string }).reason ?? "safety alert"),
+      safetyAlerts: () => this.#deps.safety.activeReasons(),
       lastWrite: (tag) => this.#lastWrite.get(tag),
       now: this.#now,
     };
@@ -199,14 +196,41 @@ export class SafetyEnvelope {
           ...details,
         },
       });
+    // Nothing happens that is not audited first: a store that cannot record (a full disk) refuses
+    // the write too.
+    const audited = (decision: string, reason: string, details: Record<string, unknown>) => {
+      try {
+        return audit(decision, reason, details);
+      } catch (error) {
+        this.#deps.log.error(
+          { tag: req.tag, err: errorMessage(error) },
+          "a setpoint request could not be audited",
+        );
+        return { unaudited: errorMessage(error) };
+      }
+    };
     if (!verdict.allowed) {
       this.refused++;
-      const auditId = audit("refused", verdict.reason, { rule: verdict.rule, request: req.reason ?? null });
+      const auditId = audited("refused", verdict.reason, { rule: verdict.rule, request: req.reason ?? null });
       this.#deps.log.warn({ tag: req.tag, value: req.value, rule: verdict.rule }, verdict.reason);
-      return { written: false, rule: verdict.rule, reason: verdict.reason, auditId };
+      return {
+        written: false,
+        rule: verdict.rule,
+        reason: verdict.reason,
+        auditId: typeof auditId === "number" ? auditId : null,
+      };
     }
     // Audited before it takes effect (SPEC.md section 6).
-    const auditId = audit("write", req.reason ?? "within the envelope", {});
+    const auditId = audited("write", req.reason ?? "within the envelope", {});
+    if (typeof auditId !== "number") {
+      this.refused++;
+      return {
+        written: false,
+        rule: "audit_failed",
+        reason: `the write could not be audited (${auditId.unaudited}): nothing written`,
+        auditId: null,
+      };
+    }
     this.#lastWrite.set(req.tag, this.#now());
     let lastError = "no connector reads this tag";
     for (let attempt = 1; attempt <= 2 && connector !== undefined; attempt++) {

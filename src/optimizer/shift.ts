@@ -16,6 +16,7 @@ import { MachineTwin, SETPOINTS, type Setpoint, type Signal, type TwinParams } f
 import { DEFECT_COST, defaultEnergyBudgetKw, EXCESS_ENERGY_COST, machineState } from "./decision.js";
 import { Optimizer, type Policy } from "./optimizer.js";
 import { SafetyEnvelope } from "./safetyEnvelope.js";
+import { NO_SAFETY_SIGNALS } from "./safetyMonitor.js";
 
 export interface ShiftOptions {
   storePath: string;
@@ -219,6 +220,7 @@ export async function runShift(o: ShiftOptions): Promise<ShiftReport> {
     store,
     log: silentLogger(),
     tags: config.tags,
+    safety: NO_SAFETY_SIGNALS,
     connectorOf: () => twinPlc,
     current: (tag) => {
       const t = tagOf.get(tag);

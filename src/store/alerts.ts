@@ -169,3 +169,15 @@ export function applyModelAlert(
   const open = activeAlertOf(store, a.machineId, a.kind);
   if (open !== undefined) changeAlert(store, open, change, a.event);
 }
+
+/** The SAFETY alerts not cleared yet, with the reason each was opened for. */
+export function activeSafetyAlerts(store: Store): { id: number; reason: string }[] {
+  return (
+    store.db
+      .prepare("SELECT id, details FROM alerts WHERE severity = 'SAFETY' AND state != 'cleared'")
+      .all() as { id: number; details: string }[]
+  ).map((a) => ({
+    id: a.id,
+    reason: (JSON.parse(a.details) as { reason?: string }).reason ?? "safety alert",
+  }));
+}

@@ -62,6 +62,7 @@ export class SampleWriter implements Component {
   #singleInsert: ((...args: unknown[]) => unknown) | undefined;
   readonly #multiArgs: (number | null)[];
   #listeners: SampleListener[] = [];
+  #readingListeners: SampleListener[] = [];
 
   // Counters for health and bench.
   accepted = 0;
@@ -69,6 +70,8 @@ export class SampleWriter implements Component {
   dropped = 0;
   suppressedByDeadband = 0;
   flushErrors = 0;
+  /** Listeners that threw: counted and logged, never let through to the connector's loop. */
+  listenerErrors = 0;
   lastError: string | undefined;
 
   constructor(store: Store, tags: readonly TagState[], options: SampleWriterOptions, log: Logger) {
@@ -111,6 +114,27 @@ export class SampleWriter implements Component {
     this.#listeners.push(listener);
   }
 
+  /**
+   * Called for every reading, before the deadband and whether or not it can be stored (a full
+   * buffer, a full disk): what safety signals are evaluated on.
+   */
+  onReading(listener: SampleListener): () => void {
+    this.#readingListeners.push(listener);
+    return () => {
+      this.#readingListeners = this.#readingListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** A throwing listener is counted and logged (the first, then every 1,000th); ingestion goes on. */
+  #listenerFailed(error: unknown): void {
+    this.listenerErrors++;
+    if (this.listenerErrors === 1 || this.listenerErrors % 1_000 === 0)
+      this.#log.error(
+        { err: String(error), count: this.listenerErrors },
+        "a sample listener failed; ingestion continues",
+      );
+  }
+
   async start(): Promise<void> {
     const db = this.#store.db;
     const row = "(?, ?, ?, ?)";
@@ -133,6 +157,12 @@ export class SampleWriter implements Component {
     this.latestValue[tagIndex] = value;
     this.latestTs[tagIndex] = ts;
     this.latestStatus[tagIndex] = status;
+    for (let l = 0; l < this.#readingListeners.length; l++)
+      try {
+        this.#readingListeners[l]!(tagIndex, ts, value, status);
+      } catch (error) {
+        this.#listenerFailed(error);
+      }
     const last = this.#lastStoredValue[tagIndex]!;
     const deadband = this.#tags[tagIndex]!.deadband;
     if (deadband > 0 && status === this.#lastStoredStatus[tagIndex] && Math.abs(value - last) < deadband) {
@@ -154,7 +184,12 @@ export class SampleWriter implements Component {
     this.#lastStoredValue[tagIndex] = value;
     this.#lastStoredStatus[tagIndex] = status;
     this.accepted++;
-    for (let l = 0; l < this.#listeners.length; l++) this.#listeners[l]!(tagIndex, ts, value, status);
+    for (let l = 0; l < this.#listeners.length; l++)
+      try {
+        this.#listeners[l]!(tagIndex, ts, value, status);
+      } catch (error) {
+        this.#listenerFailed(error);
+      }
     if (this.#count >= this.#batchSize) this.flush();
     return true;
   }
@@ -231,6 +266,7 @@ export class SampleWriter implements Component {
         dropped: this.dropped,
         suppressedByDeadband: this.suppressedByDeadband,
         flushErrors: this.flushErrors,
+        listenerErrors: this.listenerErrors,
         lastError: this.lastError ?? null,
       },
     };

@@ -7,6 +7,7 @@ import { silentLogger } from "../../src/common/logger.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { Connector, WriteResult } from "../../src/connectors/connector.js";
 import { SafetyEnvelope, type WriteRequest } from "../../src/optimizer/safetyEnvelope.js";
+import { NO_SAFETY_SIGNALS } from "../../src/optimizer/safetyMonitor.js";
 import { Store } from "../../src/store/store.js";
 import { DemoPlc } from "../../src/twin/demoPlc.js";
 import { startConnector } from "../connectors/harness.js";
@@ -132,20 +133,14 @@ test("property: whatever the sequence of suggestions, values, modes, approvals a
         tags: cfg.tags,
         connectorOf: () => connector,
         current: (tag) => plc.get(tag) ?? Number.NaN,
+        safety: { activeReasons: () => (safetyOn ? ["guard door open"] : []) },
         now: () => now,
       });
       for (const o of ops) {
         if (o.kind === "advance") now += o.ms;
         else if (o.kind === "plc") plc.set(o.tag, o.value);
         else if (o.kind === "safety") {
-          safetyOn = o.on;
-          store.db.exec("DELETE FROM alerts WHERE severity = 'SAFETY'");
-          if (o.on)
-            store.db
-              .prepare(
-                "INSERT INTO alerts (machine_id, kind, severity, state, opened_at, updated_at, details) VALUES (7, 'safety', 'SAFETY', 'open', 0, 0, ?)",
-              )
-              .run(JSON.stringify({ reason: "guard door open" }));
+          safetyOn = o.on; // what the safety monitor reports active (its own tests drive real signals)
         } else {
           const known = plc.get(o.tag);
           const current = known !== undefined && Number.isFinite(known) ? known : 30;
@@ -203,6 +198,7 @@ test("the envelope in front of a real Modbus PLC: in bounds written and read bac
     store,
     log: silentLogger(),
     tags: cfg.tags,
+    safety: NO_SAFETY_SIGNALS,
     connectorOf: () => connector,
     current: () => plc.setpoint,
     now: () => now,
@@ -253,6 +249,7 @@ test("the envelope in front of a real Modbus PLC: in bounds written and read bac
     store,
     log: silentLogger(),
     tags: cfg.tags,
+    safety: NO_SAFETY_SIGNALS,
     connectorOf: () => stubborn,
     current: () => 36,
     now: () => now,
@@ -278,7 +275,9 @@ test("a configured safety signal raises a SAFETY alert that blocks every write u
   const yaml = `${lineYaml({ storePath: "x.db", plcPort: plc.port, tags: TAGS })}safety:\n  alarms: [{ tag: speed, above: 25, reason: "press running above the guard-door speed (test)" }]\n`;
   const { cfg, connector, store, writer, latest } = await startConnector(t, yaml);
   const { SafetyMonitor } = await import("../../src/optimizer/safetyMonitor.js");
-  new SafetyMonitor(cfg, writer, store, silentLogger());
+  const monitor = new SafetyMonitor(cfg, writer, store, silentLogger());
+  await monitor.start();
+  t.after(() => monitor.stop());
   const { waitFor } = await import("../helpers.js");
   const active = () =>
     (
@@ -291,6 +290,7 @@ test("a configured safety signal raises a SAFETY alert that blocks every write u
     store,
     log: silentLogger(),
     tags: cfg.tags,
+    safety: monitor,
     connectorOf: () => connector,
     current: () => plc.setpoint,
   });
@@ -363,6 +363,7 @@ test("a write is bounded by the PLC's value at the moment of the write, not by t
     store,
     log: silentLogger(),
     tags: cfg.tags,
+    safety: NO_SAFETY_SIGNALS,
     connectorOf: () => connector,
     current: (tag) => latest(tag).value, // what the daemon last polled
   });

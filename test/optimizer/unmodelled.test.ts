@@ -6,6 +6,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { liveStateReader, unmodelledMachines } from "../../src/optimizer/liveState.js";
 import { Optimizer, tunedTags } from "../../src/optimizer/optimizer.js";
 import { SafetyEnvelope } from "../../src/optimizer/safetyEnvelope.js";
+import { NO_SAFETY_SIGNALS } from "../../src/optimizer/safetyMonitor.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers.js";
 
@@ -47,6 +48,7 @@ optimizer: {}
     store,
     log: silentLogger(),
     tags: cfg.tags,
+    safety: NO_SAFETY_SIGNALS,
     connectorOf: () => undefined,
     current: () => Number.NaN,
   });

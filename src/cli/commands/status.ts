@@ -47,6 +47,14 @@ export function summarize(name: string, d: Record<string, unknown>): string {
     const unscored = Object.entries((d.unscored ?? {}) as Record<string, string>);
     if (unscored.length > 0)
       parts.push(`not scored: ${unscored.map(([m, why]) => `machine ${m} ${why}`).join("; ")}`);
+  } else if (name === "safety") {
+    const active = (d.active ?? []) as string[];
+    parts.push(
+      `${d.watched} safety signals`,
+      active.length === 0 ? "none active" : `ACTIVE (writes blocked): ${active.join("; ")}`,
+      `trips ${d.trips}`,
+    );
+    if (Number(d.unrecorded) > 0) parts.push(`${d.unrecorded} not recorded yet: ${d.lastError}`);
   } else if (name === "baseline") {
     parts.push(`${d.scored} scores`, `learned ${d.learned}`);
     for (const [m, b] of Object.entries(
