@@ -223,6 +223,13 @@ export class PlantSync implements Component {
       signal,
       session: async () => {
         const client = this.#client!;
+        // Watched from the first moment: a link cut during the subscribe must end the session
+        // (and so reconnect), not leave the drain waiting for a close that already happened.
+        let closed = !client.connected;
+        client.once("close", () => {
+          closed = true;
+          this.#wake?.();
+        });
         this.connectedSince = Date.now();
         this.#log.info(
           { url: this.#cfg.url, protocolVersion: this.#protocolVersion, prefix: this.prefix },
@@ -247,15 +254,21 @@ export class PlantSync implements Component {
           }
         });
         client.publish(`${this.prefix}/status`, this.#statusPayload("online"), { qos: 1, retain: true });
-        await client.subscribeAsync(`${this.prefix}/commands`, { qos: 1 }).catch((error: unknown) => {
+        try {
+          await client.subscribeAsync(`${this.prefix}/commands`, { qos: 1 });
+        } catch (error) {
+          // Without the subscription no command could arrive: a session that cannot subscribe
+          // is a failed session, and the reconnect loop starts over with backoff.
+          this.errors++;
           this.lastError = `subscribe: ${errorMessage(error)}`;
-        });
+          closed = true;
+        }
         // Resend from the oldest unacknowledged message: the outbox is the truth, not the old client.
         this.#lastSentId = 0;
         this.#inflight.clear();
         this.#failed.clear();
         this.#acked.length = 0;
-        await this.#drain(client, signal);
+        if (!closed) await this.#drain(client, signal, () => closed);
         this.connectedSince = null;
         if (!signal.aborted) {
           this.#log.warn({ url: this.#cfg.url, err: this.lastError }, "plant broker connection lost");
@@ -266,7 +279,7 @@ export class PlantSync implements Component {
     });
   }
 
-  async #drain(client: MqttClient, signal: AbortSignal): Promise<void> {
+  async #drain(client: MqttClient, signal: AbortSignal, isClosed: () => boolean): Promise<void> {
     const db = this.#deps.store.db;
     const next = db.prepare(
       "SELECT id, class AS cls, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
@@ -274,13 +287,7 @@ export class PlantSync implements Component {
     const remove = db.prepare("DELETE FROM outbox WHERE id <= ?");
     const intervalMs = 1000 / this.#cfg.drainRatePerSecond;
     let nextSendAt = Date.now();
-    const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
-    let isClosed = false;
-    void closed.then(() => {
-      isClosed = true;
-      this.#wake?.();
-    });
-    while (!signal.aborted && !isClosed) {
+    while (!signal.aborted && !isClosed()) {
       this.#removeAcknowledged(remove);
       const room = this.#cfg.inflight - this.#inflight.size;
       const rows = room > 0 ? (next.all(this.#lastSentId, room) as Row[]) : [];
@@ -295,7 +302,7 @@ export class PlantSync implements Component {
       for (const row of rows) {
         const wait = nextSendAt - Date.now();
         if (wait > 0) await sleep(wait, signal);
-        if (signal.aborted || isClosed) break;
+        if (signal.aborted || isClosed()) break;
         nextSendAt = Math.max(nextSendAt + intervalMs, Date.now() - 1_000);
         this.#inflight.add(row.id);
         this.#lastSentId = row.id;

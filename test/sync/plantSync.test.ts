@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Aedes } from "aedes";
@@ -449,4 +449,58 @@ sync: { url: "mqtt://127.0.0.1:1", commands: { allow: { set_goal: [mes, erp] } }
     audit.map((a) => `${a.actor}:${a.decision}`),
     ["intruder:refused set_goal", "mes:set_goal done", "erp:set_goal done", "mes:set_goal duplicate"],
   );
+});
+
+test("a link cut between CONNACK and SUBACK ends in the same reconnect loop: the plant gets the backlog and commands are answered; stop is prompt", async (t) => {
+  const url = await startAedes(t);
+  const brokerPort = Number(new URL(url).port);
+  // A proxy that cuts the first connection the moment the gateway sends its SUBSCRIBE.
+  let cuts = 0;
+  const proxy = createServer((client) => {
+    const upstream = connect(brokerPort, "127.0.0.1");
+    client.on("data", (chunk: Buffer) => {
+      if (cuts === 0 && chunk.includes(Buffer.from("/commands"))) {
+        cuts++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => client.write(chunk));
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  const proxied = `mqtt://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  const subscriber = await plant(t, url, undefined, 4);
+  const { store, sync } = await startSync(t, proxied);
+  audit(store, 20);
+  await waitFor(
+    () => subscriber.ids("audit").size === 20,
+    20_000,
+    `the backlog after the reconnect (cuts ${cuts})`,
+  );
+  assert.equal(cuts, 1, "the first session was cut at its SUBSCRIBE");
+  await subscriber.send({
+    version: 1,
+    id: "cmd-after-cut-1",
+    sender: "mes",
+    command: "set_goal",
+    args: { targetPieces: 10, quality: "A", dueAt: new Date(Date.now() + 3_600_000).toISOString() },
+  });
+  await waitFor(
+    () =>
+      subscriber.received.some(
+        (m) => m.topic === `${PREFIX}/replies` && m.payload.commandId === "cmd-after-cut-1",
+      ),
+    10_000,
+    "the command answered",
+  );
+  const started = Date.now();
+  await sync.stop();
+  assert.ok(Date.now() - started < 5_000, "sync stops without waiting out its budget");
 });
