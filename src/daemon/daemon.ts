@@ -18,7 +18,7 @@ import type { LineConfig } from "../config/schema.js";
 import type { Connector } from "../connectors/connector.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
-import { qualityOf } from "../connectors/quality.js";
+import { stalenessLimits, usableValue } from "../connectors/quality.js";
 import { Learner } from "../learning/learner.js";
 import { BaselineMonitor } from "../maintenance/baselineMonitor.js";
 import { Predictor } from "../maintenance/predictor.js";
@@ -85,6 +85,7 @@ export class Daemon {
       const store = await this.#startComponent(new Store(cfg.store, child("store")));
       this.store = store;
       const rows = store.syncTags(cfg.tags);
+      const staleAfter = stalenessLimits(cfg);
       const tagStates = cfg.tags.map((t) => {
         const row = rows.get(t.name)!;
         return { id: row.id, name: t.name, machineId: t.machine, deadband: t.deadband };
@@ -139,7 +140,7 @@ export class Daemon {
                 machine: tag.machine,
                 value: w.latestValue[i]!,
                 ts: w.latestTs[i]!,
-                good: qualityOf(w.latestStatus[i]!) === "good" && !Number.isNaN(w.latestValue[i]!),
+                good: !Number.isNaN(usableValue(w, i, Date.now(), staleAfter[i]!)),
               })),
           }),
         );
@@ -188,9 +189,7 @@ export class Daemon {
         },
         current: (tag) => {
           const i = tagIndex.get(tag);
-          if (i === undefined || writer.latestTs[i] === 0 || qualityOf(writer.latestStatus[i]!) !== "good")
-            return Number.NaN;
-          return writer.latestValue[i]!;
+          return i === undefined ? Number.NaN : usableValue(writer, i, Date.now(), staleAfter[i]!);
         },
       });
       if (cfg.optimizer !== undefined) {
@@ -207,7 +206,7 @@ export class Daemon {
         );
       }
       const routes: RouteRegistrar[] = [
-        tagsRoute(cfg.tags, this.writer),
+        tagsRoute(cfg.tags, this.writer, staleAfter),
         simulateRoute(cfg),
         maintenanceRoutes(() => store),
         metricsRoute({

@@ -5,17 +5,13 @@
  */
 import type { LineConfig } from "../config/schema.js";
 import { isDown, runningStates } from "../connectors/machineEvents.js";
-import { qualityOf } from "../connectors/quality.js";
+import { type LiveValues, stalenessLimits, usableValue } from "../connectors/quality.js";
 import { isSetpointRole, roleOf, SETPOINT_ROLES, type SetpointRole } from "../line/vocabulary.js";
 import type { Store } from "../store/store.js";
 import type { Signal } from "../twin/machine.js";
 import { type MachineState, machineState } from "./decision.js";
 
-export interface LiveValues {
-  readonly latestValue: Float64Array;
-  readonly latestStatus: Uint32Array;
-  readonly latestTs: Float64Array;
-}
+export type { LiveValues };
 
 /** The actual each setpoint moves: the twin starts its look-ahead from these. */
 const ACTUAL_OF: Record<SetpointRole, string> = {
@@ -69,6 +65,7 @@ export function liveStateReader(
   );
   const goodTags = line.tags.filter((t) => t.role === "good_count" && tuned.has(t.machine));
   const unmodelled = unmodelledMachines(line, tuned as ReadonlyMap<number, ReadonlyMap<string, unknown>>);
+  const staleAfter = stalenessLimits(line);
   return (machineId, now) => {
     const why = unmodelled.get(machineId);
     if (why !== undefined) return why;
@@ -77,9 +74,8 @@ export function liveStateReader(
     for (const t of line.tags) {
       if (t.machine !== machineId || t.role === undefined) continue;
       const i = index.get(t.name)!;
-      const v = live.latestValue[i]!;
-      if (live.latestTs[i] !== 0 && qualityOf(live.latestStatus[i]!) === "good" && !Number.isNaN(v))
-        signals[t.role as Signal] = v;
+      const usable = usableValue(live, i, now, staleAfter[i]!);
+      if (!Number.isNaN(usable)) signals[t.role as Signal] = usable;
       if (isSetpointRole(t.role) && t.min !== undefined && t.max !== undefined)
         limits[t.role] = [t.min, t.max];
     }

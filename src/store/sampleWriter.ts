@@ -87,7 +87,8 @@ export class SampleWriter implements Component {
     this.#status = new Uint32Array(capacity);
     this.latestValue = new Float64Array(tags.length).fill(Number.NaN);
     this.latestTs = new Float64Array(tags.length);
-    this.latestStatus = new Uint32Array(tags.length);
+    // Never read yet is not Good: OPC UA's BadWaitingForInitialData until the first reading.
+    this.latestStatus = new Uint32Array(tags.length).fill(0x80320000);
     this.#lastStoredValue = new Float64Array(tags.length).fill(Number.NaN);
     this.#lastStoredStatus = new Uint32Array(tags.length).fill(0xffffffff);
     this.#multiArgs = new Array(ROWS_PER_STATEMENT * 4).fill(null);
