@@ -34,6 +34,7 @@ import { PlantSync } from "../sync/plantSync.js";
 import { SparkplugNode } from "../sync/sparkplug.js";
 import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
 import { calibrateInWorker } from "../twin/twinWorker.js";
+import { ClockWatch } from "./clockWatch.js";
 import type { Component, ComponentHealth } from "./component.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -94,6 +95,7 @@ export class Daemon {
         new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")),
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
+      await this.#startComponent(new ClockWatch(store, this.#log));
       new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
       const safety = await this.#startComponent(new SafetyMonitor(cfg, this.writer, store, this.#log));
       if (cfg.sync !== undefined) {

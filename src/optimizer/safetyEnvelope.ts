@@ -134,7 +134,9 @@ export class SafetyEnvelope {
     this.#cfg = cfg;
     this.#deps = deps;
     this.#tags = new Map(deps.tags.map((t) => [t.name, t]));
-    this.#now = deps.now ?? Date.now;
+    // The minimum interval between changes runs on the monotonic clock: a wall clock stepped back
+    // by NTP would otherwise refuse every write until it caught up.
+    this.#now = deps.now ?? (() => performance.now());
   }
 
   state(): EnvelopeState {

@@ -286,7 +286,8 @@ export class PlantSync implements Component {
     );
     const remove = db.prepare("DELETE FROM outbox WHERE id <= ?");
     const intervalMs = 1000 / this.#cfg.drainRatePerSecond;
-    let nextSendAt = Date.now();
+    // The rate limit runs on the monotonic clock: a wall clock stepped back must not hold the drain.
+    let nextSendAt = performance.now();
     while (!signal.aborted && !isClosed()) {
       this.#removeAcknowledged(remove);
       const room = this.#cfg.inflight - this.#inflight.size;
@@ -300,10 +301,10 @@ export class PlantSync implements Component {
         continue;
       }
       for (const row of rows) {
-        const wait = nextSendAt - Date.now();
+        const wait = nextSendAt - performance.now();
         if (wait > 0) await sleep(wait, signal);
         if (signal.aborted || isClosed()) break;
-        nextSendAt = Math.max(nextSendAt + intervalMs, Date.now() - 1_000);
+        nextSendAt = Math.max(nextSendAt + intervalMs, performance.now() - 1_000);
         this.#inflight.add(row.id);
         this.#lastSentId = row.id;
         this.published++;

@@ -179,6 +179,7 @@ test("linepilot status and tags read the running daemon; status exits 3 when it 
     "store",
     "sampleWriter",
     "retention",
+    "clock",
     "safety",
     "modbus:plc",
     "api",

@@ -504,3 +504,18 @@ test("a link cut between CONNACK and SUBACK ends in the same reconnect loop: the
   await sync.stop();
   assert.ok(Date.now() - started < 5_000, "sync stops without waiting out its budget");
 });
+
+test("with the wall clock stepped back an hour, the outbox keeps draining at its rate", async (t) => {
+  const url = await startAedes(t);
+  const subscriber = await plant(t, url, undefined, 4);
+  const { store } = await startSync(t, url, "", tempDir(t), 200);
+  audit(store, 10);
+  await waitFor(() => subscriber.ids("audit").size === 10, 10_000, "the first messages");
+  const real = Date.now;
+  Date.now = () => real() - 3_600_000;
+  t.after(() => {
+    Date.now = real;
+  });
+  audit(store, 40);
+  await waitFor(() => subscriber.ids("audit").size === 50, 10_000, "the drain after the step");
+});

@@ -47,6 +47,10 @@ export function summarize(name: string, d: Record<string, unknown>): string {
     const unscored = Object.entries((d.unscored ?? {}) as Record<string, string>);
     if (unscored.length > 0)
       parts.push(`not scored: ${unscored.map(([m, why]) => `machine ${m} ${why}`).join("; ")}`);
+  } else if (name === "clock") {
+    parts.push(
+      `wall clock steps ${d.steps}${d.lastStepMs !== null ? ` (last ${(Number(d.lastStepMs) / 1000).toFixed(1)} s)` : ""}`,
+    );
   } else if (name === "safety") {
     const active = (d.active ?? []) as string[];
     parts.push(

@@ -25,6 +25,7 @@ const ModbusClient = modbusSerial.default;
 type Client = InstanceType<typeof ModbusClient>;
 
 interface UnitState {
+  /** On the monotonic clock (performance.now()), like every due time here. */
   deadUntil: number;
   deadForMs: number;
   timeouts: number;
@@ -184,12 +185,14 @@ export class ModbusConnector implements Connector {
       await sleep(2 ** 31 - 1, signal);
       return;
     }
-    const start = Date.now();
+    // Due times run on the monotonic clock: a wall clock stepped back by NTP must not stop the
+    // polling for the hour it stepped (samples keep wall-clock timestamps).
+    const start = performance.now();
     for (const b of blocks) b.due = start;
     while (!signal.aborted) {
       let next = blocks[0]!;
       for (let i = 1; i < blocks.length; i++) if (blocks[i]!.due < next.due) next = blocks[i]!;
-      const now = Date.now();
+      const now = performance.now();
       if (next.due > now) {
         await sleep(next.due - now, signal);
         continue;
@@ -200,7 +203,7 @@ export class ModbusConnector implements Connector {
         continue;
       }
       const outcome = await this.#exclusive(() => this.#read(next));
-      next.due = Math.max(next.due + next.intervalMs, Date.now());
+      next.due = Math.max(next.due + next.intervalMs, performance.now());
       if (outcome === "disconnected") return;
       if (this.#cfg.interRequestDelayMs > 0) await sleep(this.#cfg.interRequestDelayMs, signal);
     }
@@ -277,7 +280,7 @@ export class ModbusConnector implements Connector {
         unit.deadForMs === 0
           ? this.#cfg.deadUnitBackoffMs
           : Math.min(unit.deadForMs * 2, this.#cfg.backoff.maxMs * 8);
-      unit.deadUntil = now + unit.deadForMs;
+      unit.deadUntil = performance.now() + unit.deadForMs;
       this.#stats.error(
         `${where}: timeout after ${this.#cfg.timeoutMs} ms; unit skipped for ${unit.deadForMs} ms`,
       );
@@ -378,7 +381,7 @@ export class ModbusConnector implements Connector {
 
   health(): ComponentHealth {
     const units: Record<string, unknown> = {};
-    const now = Date.now();
+    const now = performance.now();
     for (const [id, u] of this.#units)
       units[id] = { dead: u.deadUntil > now, timeouts: u.timeouts, exceptions: u.exceptions };
     return {
