@@ -35,6 +35,8 @@ export type AlertChange = "opened" | "escalated" | "cleared";
 export class AlertTracker {
   readonly #s: AlertSettings;
   openedAt: number | null = null;
+  /** When it opened on the hold clock (the daemon's monotonic one; in a replay, the replay's time). */
+  #openedHold = 0;
   escalated = false;
   #lowTicks = 0;
 
@@ -46,12 +48,27 @@ export class AlertTracker {
     return this.openedAt !== null;
   }
 
-  /** One tick: the probability now, and whether a rule says HIGH regardless. */
-  update(ts: number, p: number, ruleHigh = false): AlertChange | undefined {
+  /**
+   * An alert already open (from the store, after a restart): opened at `openedAt` (wall time),
+   * which is `ageMs` ago on the hold clock's `holdNow`.
+   */
+  restore(openedAt: number, holdNow: number, ageMs: number): void {
+    this.openedAt = openedAt;
+    this.#openedHold = holdNow - ageMs;
+  }
+
+  /**
+   * One tick: the probability now, and whether a rule says HIGH regardless. `ts` is the wall time
+   * recorded with the alert; `holdTs` the time the minimum hold is measured on (the daemon passes
+   * its monotonic clock, so a wall clock stepped back or forward neither holds nor clears an
+   * alert early; a replay passes its own time for both).
+   */
+  update(ts: number, p: number, ruleHigh = false, holdTs = ts): AlertChange | undefined {
     const high = ruleHigh || p >= this.#s.high;
     if (this.openedAt === null) {
       if (!high) return undefined;
       this.openedAt = ts;
+      this.#openedHold = holdTs;
       this.escalated = false;
       this.#lowTicks = 0;
       return "opened";
@@ -61,7 +78,7 @@ export class AlertTracker {
       return "escalated";
     }
     this.#lowTicks = !ruleHigh && p < this.#s.clearBelow ? this.#lowTicks + 1 : 0;
-    if (this.#lowTicks >= this.#s.clearAfterTicks && ts - this.openedAt >= this.#s.minHoldMs) {
+    if (this.#lowTicks >= this.#s.clearAfterTicks && holdTs - this.#openedHold >= this.#s.minHoldMs) {
       this.openedAt = null;
       this.escalated = false;
       this.#lowTicks = 0;

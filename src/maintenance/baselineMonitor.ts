@@ -94,6 +94,7 @@ export class BaselineMonitor implements Component {
   #timer: NodeJS.Timeout | undefined;
   #learning: { machine: number; cancel(): Promise<void> } | undefined;
   #ticking = false;
+  #holdNow = 0;
   #stopping = false;
   #firstTs = Date.now();
   ticks = 0;
@@ -141,7 +142,7 @@ export class BaselineMonitor implements Component {
     }
     for (const a of activeAlerts(this.#deps.store, "anomaly")) {
       const loaded = this.#models.get(a.machine);
-      if (loaded !== undefined) loaded.tracker.openedAt = a.at;
+      if (loaded !== undefined) loaded.tracker.restore(a.at, performance.now(), Date.now() - a.at);
     }
     this.#timer = setInterval(() => void this.tick(), this.#cfg.tickMs);
     this.#timer.unref();
@@ -189,7 +190,10 @@ export class BaselineMonitor implements Component {
   }
 
   /** Scores every machine with a baseline, and starts learning the next one that has none. */
-  async tick(now = Date.now()): Promise<AnomalyAssessment[]> {
+  async tick(at?: number): Promise<AnomalyAssessment[]> {
+    // As the predictor: wall time for data and records, the monotonic clock for alert holds.
+    const now = at ?? Date.now();
+    this.#holdNow = at ?? performance.now();
     if (this.#ticking || this.#stopping) return [];
     this.#ticking = true;
     try {
@@ -312,7 +316,7 @@ export class BaselineMonitor implements Component {
       });
       store.enqueueOutbox("prediction", "predictions", { version: 1, kind: "anomaly", ...a });
       if (a.shadow) return; // recorded, never alerted: the shadow period earns the threshold trust
-      const change = b.tracker.update(now, a.score);
+      const change = b.tracker.update(now, a.score, false, this.#holdNow);
       if (change === undefined) return;
       const action = "Inspect the machine: its behaviour has left its own normal (see the reasons)";
       const event = {

@@ -94,6 +94,7 @@ export class Predictor implements Component {
   #model: LoadedModel | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  #holdNow = 0;
   #firstTs = Date.now();
   #source: StoreSeries | undefined;
   loadError: string | null = null;
@@ -151,7 +152,7 @@ export class Predictor implements Component {
     });
     for (const a of activeAlerts(this.#deps.store, "predicted_failure")) {
       const t = this.#tracker(a.machine);
-      t.openedAt = a.at;
+      t.restore(a.at, performance.now(), Date.now() - a.at);
       t.escalated = (JSON.parse(a.details) as { escalated?: boolean }).escalated === true;
     }
     this.#timer = setInterval(() => void this.tick(), this.#cfg.tickMs);
@@ -211,7 +212,11 @@ export class Predictor implements Component {
   }
 
   /** Scores every machine at `now` (the timer's tick; tests pass a time inside a history). */
-  async tick(now = Date.now()): Promise<RiskAssessment[]> {
+  async tick(at?: number): Promise<RiskAssessment[]> {
+    // The timer's tick: wall time for the data and the records, the monotonic clock for holds.
+    // A test or replay passes its own time, used for both.
+    const now = at ?? Date.now();
+    this.#holdNow = at ?? performance.now();
     const model = this.#model;
     if (model === undefined) return [];
     if (this.#ticking) {
@@ -377,7 +382,7 @@ export class Predictor implements Component {
         JSON.stringify(a.reasons),
       );
       store.enqueueOutbox("prediction", "predictions", { version: 1, ...a });
-      const change = tracker.update(now, a.failure_probability, ruleHigh);
+      const change = tracker.update(now, a.failure_probability, ruleHigh, this.#holdNow);
       if (change === undefined) return;
       const event = {
         actor: "predictive_maintenance",

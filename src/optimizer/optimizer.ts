@@ -19,6 +19,7 @@ import type { Store } from "../store/store.js";
 import {
   createSuggestion,
   decideSuggestion,
+  expireSuggestion,
   expireSuggestions,
   finish,
   listSuggestions,
@@ -156,6 +157,10 @@ export class Optimizer implements Component {
   readonly #deps: OptimizerDeps;
   readonly #log: Logger;
   readonly #now: () => number;
+  /** The clock suggestion lifetimes run on: monotonic in the daemon, the injected clock in a replay. */
+  readonly #mono: () => number;
+  /** Suggestions made in this daemon's life, with when (on #mono). */
+  readonly #madeAt = new Map<number, number>();
   readonly #tuned: Map<number, Map<Setpoint, TagConfig>>;
   readonly policy: Policy;
   #decideTimer: NodeJS.Timeout | undefined;
@@ -177,6 +182,7 @@ export class Optimizer implements Component {
     this.#deps = deps;
     this.#log = deps.log.child({ component: "optimizer" });
     this.#now = deps.now ?? Date.now;
+    this.#mono = deps.now ?? (() => performance.now());
     this.#tuned = tunedTags(deps.line, cfg);
     this.policy = deps.policy ?? createPolicy(cfg);
   }
@@ -286,6 +292,7 @@ export class Optimizer implements Component {
               `optimizer:${this.policy.name}`,
             );
             this.suggested++;
+            this.#madeAt.set(suggestion.id, this.#mono());
             made.push(suggestion);
             this.lastDecision[machineId] = `suggestion ${suggestion.id}: ${suggestion.reason}`;
             if (mode === "autonomous") {
@@ -307,7 +314,16 @@ export class Optimizer implements Component {
   applyApproved(): Promise<Suggestion[]> {
     return this.#serial(async () => {
       const now = this.#now();
-      this.expired += expireSuggestions(this.#deps.store, now);
+      // A suggestion made in this life expires after its time on the monotonic clock (a wall
+      // clock stepped forward must not expire it early, nor one stepped back keep it); one from
+      // before a restart, by its stored wall time.
+      this.expired += expireSuggestions(this.#deps.store, now, new Set(this.#madeAt.keys()));
+      const mono = this.#mono();
+      for (const [id, at] of this.#madeAt) {
+        if (mono - at < this.#cfg.suggestionTtlMs) continue;
+        if (expireSuggestion(this.#deps.store, id, now)) this.expired++;
+        this.#madeAt.delete(id);
+      }
       const done: Suggestion[] = [];
       for (const s of listSuggestions(this.#deps.store, { states: ["approved"] }).reverse())
         done.push(await this.#apply(s, s.decidedBy ?? undefined));

@@ -196,15 +196,28 @@ export function finish(
   })();
 }
 
-/** Pending suggestions past their time: expired, each audited. Returns how many. */
-export function expireSuggestions(store: Store, now: number): number {
+/**
+ * Pending suggestions past their time: expired, each audited. Returns how many. `keep` are the
+ * ones whose time the caller measures itself (on its monotonic clock): not expired by wall time.
+ */
+export function expireSuggestions(store: Store, now: number, keep: ReadonlySet<number> = new Set()): number {
   const due = (
     store.db
       .prepare("SELECT * FROM suggestions WHERE state = 'pending' AND expires_at <= ?")
       .all(now) as Row[]
-  ).map(fromRow);
+  )
+    .map(fromRow)
+    .filter((s) => !keep.has(s.id));
   for (const s of due) finish(store, s, "expired", s.changes, "not decided in time", "optimizer", now);
   return due.length;
+}
+
+/** Expires one suggestion if it is still pending; true when it did. */
+export function expireSuggestion(store: Store, id: number, now: number): boolean {
+  const s = getSuggestion(store, id);
+  if (s === undefined || s.state !== "pending") return false;
+  finish(store, s, "expired", s.changes, "not decided in time", "optimizer", now);
+  return true;
 }
 
 /** Modes a person set (scope "line" or a tag name); the config's modes apply where there is none. */

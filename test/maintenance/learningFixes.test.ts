@@ -237,3 +237,18 @@ maintenance: { model: ${JSON.stringify(join(import.meta.dirname, "../../models/p
   assert.match(why, /lacks 12 of the model's 13 features \(vibration_rms_mean, vibration_rms_max/);
   assert.equal((store.db.prepare("SELECT count(*) AS n FROM predictions").get() as { n: number }).n, 0);
 });
+
+test("an alert's minimum hold runs on the hold clock, not on the wall time it records", async () => {
+  const { AlertTracker } = await import("../../src/maintenance/alertPolicy.js");
+  const tracker = new AlertTracker({ ...DEFAULT_ALERTS, clearAfterTicks: 1, minHoldMs: 30 * 60_000 });
+  const wall = 1_800_000_000_000;
+  assert.equal(tracker.update(wall, 0.9, false, 0), "opened");
+  // The wall clock steps an hour forward; on the hold clock a minute has passed: still held.
+  assert.equal(tracker.update(wall + 3_600_000, 0.1, false, 60_000), undefined);
+  assert.equal(tracker.update(wall + 3_700_000, 0.1, false, 31 * 60_000), "cleared");
+  // Restored after a restart: 10 minutes old on the wall, so 20 more on the hold clock.
+  const restored = new AlertTracker({ ...DEFAULT_ALERTS, clearAfterTicks: 1, minHoldMs: 30 * 60_000 });
+  restored.restore(wall, 5_000_000, 10 * 60_000);
+  assert.equal(restored.update(wall + 15 * 60_000, 0.1, false, 5_000_000 + 5 * 60_000), undefined);
+  assert.equal(restored.update(wall + 25 * 60_000, 0.1, false, 5_000_000 + 21 * 60_000), "cleared");
+});

@@ -249,3 +249,19 @@ test("an approval is written only against the state it was computed from: the op
   assert.ok(trail.includes("suggestion:expired:anna"), trail.join(", "));
   assert.ok(!trail.some((x) => x.startsWith("setpoint_write:")), "no write was even asked of the envelope");
 });
+
+test("a suggestion's lifetime runs on the monotonic clock: a wall clock stepped an hour forward does not expire it", async (t) => {
+  const { daemon, store } = await line(t, "assisted");
+  const [suggestion] = await daemon.optimizer!.decideOnce();
+  assert.ok(suggestion, "a suggestion");
+  const real = Date.now;
+  Date.now = () => real() + 3_600_000;
+  t.after(() => {
+    Date.now = real;
+  });
+  await daemon.optimizer!.applyApproved();
+  const row = store.db.prepare("SELECT state FROM suggestions WHERE id = ?").get(suggestion.id) as {
+    state: string;
+  };
+  assert.equal(row.state, "pending", "still waiting for a person after the step");
+});
