@@ -35,7 +35,8 @@ export class ConnectorStats {
   lastError: string | null = null;
   lastErrorAt: number | null = null;
   samplesPerSecond = 0;
-  #windowStart = Date.now();
+  // samples/s is measured on the monotonic clock: a wall clock stepped back froze the figure.
+  #windowStart = performance.now();
   #windowSamples = 0;
 
   error(message: string): void {
@@ -45,7 +46,7 @@ export class ConnectorStats {
   }
 
   /** Samples/s over the last completed window of at least one second. */
-  rate(now = Date.now()): number {
+  rate(now = performance.now()): number {
     const elapsed = now - this.#windowStart;
     if (elapsed >= 1000) {
       this.samplesPerSecond = Math.round(((this.samples - this.#windowSamples) * 1000 * 10) / elapsed) / 10;
