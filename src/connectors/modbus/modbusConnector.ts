@@ -303,16 +303,27 @@ export class ModbusConnector implements Connector {
     for (let i = 0; i < block.items.length; i++) writer.accept(block.items[i]!.index, ts, Number.NaN, status);
   }
 
-  async read(tagName: string): Promise<number> {
+  /** The tag's config and Modbus address, or the error naming what is missing. */
+  #tagOf(tagName: string): { tag: TagConfig; m: NonNullable<TagConfig["modbus"]> } {
     const tag = this.#tags.find((t) => t.name === tagName);
     if (tag === undefined || tag.modbus === undefined)
       throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
-    const m = tag.modbus;
+    return { tag, m: tag.modbus };
+  }
+
+  /** The open client addressed to the unit, for one request on the bus. */
+  #clientFor(unitId: number): Client {
+    const client = this.#client;
+    if (client === undefined || !client.isOpen)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
+    client.setID(unitId);
+    return client;
+  }
+
+  async read(tagName: string): Promise<number> {
+    const { tag, m } = this.#tagOf(tagName);
     return this.#exclusive(async () => {
-      const client = this.#client;
-      if (client === undefined || !client.isOpen)
-        throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
-      client.setID(m.unitId);
+      const client = this.#clientFor(m.unitId);
       let raw: number;
       if (m.area === "coil") raw = (await client.readCoils(m.address, 1)).data[0] ? 1 : 0;
       else if (m.area === "discrete") raw = (await client.readDiscreteInputs(m.address, 1)).data[0] ? 1 : 0;
@@ -331,20 +342,14 @@ export class ModbusConnector implements Connector {
   }
 
   async write(tagName: string, value: number): Promise<WriteResult> {
-    const tag = this.#tags.find((t) => t.name === tagName);
-    if (tag === undefined || tag.modbus === undefined)
-      throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
+    const { tag, m } = this.#tagOf(tagName);
     if (!tag.writable)
       throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName} is not writable (set writable: true)`);
-    const m = tag.modbus;
     const raw = (value - tag.offset) / tag.scale;
     const isInteger = m.dataType !== "float32" && m.dataType !== "float64";
     const rawToWrite = isInteger ? Math.round(raw) : raw;
     return this.#exclusive(async () => {
-      const client = this.#client;
-      if (client === undefined || !client.isOpen)
-        throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
-      client.setID(m.unitId);
+      const client = this.#clientFor(m.unitId);
       let readBackRaw: number;
       if (m.area === "coil") {
         await client.writeCoil(m.address, rawToWrite !== 0);
