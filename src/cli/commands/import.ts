@@ -14,6 +14,7 @@ import {
 } from "../../history/csvImport.js";
 import type { TimeOptions } from "../../history/timeParser.js";
 import { HistoryWriter } from "../../store/historyWriter.js";
+import { listTags } from "../../store/seriesReader.js";
 import { openStoreForReading, Store } from "../../store/store.js";
 import { parseInteger } from "../output.js";
 
@@ -202,8 +203,7 @@ export function register(program: Command): void {
         tagIds = new Map([...store.syncTags(config.tags)].map(([name, row]) => [name, row.id]));
       } else if (existsSync(config.store.path)) {
         const db = openStoreForReading(config.store.path);
-        for (const r of db.prepare("SELECT id, name FROM tags").all() as { id: number; name: string }[])
-          tagIds.set(r.name, r.id);
+        for (const r of listTags(db)) tagIds.set(r.name, r.id);
         db.close();
       }
       const bar = new SingleBar({
