@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import type { ComponentHealth } from "../daemon/component.js";
+import type { ComponentHealth } from "../common/component.js";
 import type { Predictor } from "../maintenance/predictor.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import type { Store } from "../store/store.js";

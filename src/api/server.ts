@@ -11,11 +11,11 @@ import { timingSafeEqual } from "node:crypto";
 import { chmodSync, lstatSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { ApiConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 
 export type RouteRegistrar = (app: FastifyInstance) => void;
 

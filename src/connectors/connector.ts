@@ -2,7 +2,7 @@
  * The one interface every field protocol implements (STYLE.md section 2). Samples go into the
  * store's SampleWriter; writes are typed, then read back and compared.
  */
-import type { Component } from "../daemon/component.js";
+import type { Component } from "../common/component.js";
 
 export interface WriteResult {
   tag: string;

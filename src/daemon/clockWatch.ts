@@ -4,9 +4,10 @@
  * so a gap or an overlap in the samples' timestamps has its explanation in the store. Deadlines,
  * rate limits and polling run on the monotonic clock; wall time is only a timestamp.
  */
+
+import type { Component, ComponentHealth } from "../common/component.js";
 import type { Logger } from "../common/logger.js";
 import type { Store } from "../store/store.js";
-import type { Component, ComponentHealth } from "./component.js";
 
 /** A disagreement larger than this between the two clocks over one check is a step. */
 const STEP_MS = 2_000;

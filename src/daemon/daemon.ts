@@ -11,6 +11,7 @@ import { optimizerRoutes } from "../api/optimizerRoutes.js";
 import { ApiServer, type RouteRegistrar } from "../api/server.js";
 import { simulateRoute } from "../api/simulateRoute.js";
 import { liveValue, tagsRoute } from "../api/tagsRoute.js";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
@@ -35,7 +36,6 @@ import { SparkplugNode } from "../sync/sparkplug.js";
 import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
 import { calibrateInWorker } from "../twin/twinWorker.js";
 import { ClockWatch } from "./clockWatch.js";
-import type { Component, ComponentHealth } from "./component.js";
 import { SystemdNotifier } from "./notify.js";
 
 export type DaemonState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";

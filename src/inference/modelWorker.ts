@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { type Forest, treeShap } from "../maintenance/forest.js";
+import { type Forest, treeShap } from "./forest.js";
 import { onnxToForest } from "./onnxModel.js";
 
 interface Request {

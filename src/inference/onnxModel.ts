@@ -7,7 +7,7 @@
  * model's metadata_props, as do the feature names and the training summary.
  */
 import protobuf from "protobufjs";
-import type { Forest, Tree } from "../maintenance/forest.js";
+import type { Forest, Tree } from "./forest.js";
 
 const root = protobuf.Root.fromJSON({
   nested: {

@@ -4,10 +4,10 @@
  * time-ordered holdout (the most recent part of the history, never seen by the candidate).
  */
 import type { RunningStates } from "../connectors/machineEvents.js";
+import { type ForestOptions, trainForest } from "../inference/forest.js";
 import { forestToOnnx, onnxToForest } from "../inference/onnxModel.js";
 import type { AlertSettings } from "../maintenance/alertPolicy.js";
 import { buildDataset } from "../maintenance/dataset.js";
-import { type ForestOptions, trainForest } from "../maintenance/forest.js";
 import { type Evaluation, evaluate, splitByTime, windowMetadata } from "../maintenance/train.js";
 import type { FeatureTag, WindowSettings } from "../preprocess/features.js";
 import { DEFAULT_WINDOW, windowOfModel } from "../preprocess/features.js";

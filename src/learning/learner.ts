@@ -11,11 +11,11 @@
  * without a decision is marked rejected. Nothing is ever half registered.
  */
 import { Cron } from "croner";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LearningConfig, LineConfig } from "../config/schema.js";
 import { runningStates } from "../connectors/machineEvents.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { DEFAULT_ALERTS } from "../maintenance/alertPolicy.js";
 import { PM_MODEL_NAME } from "../maintenance/predictor.js";
 import type { Evaluation } from "../maintenance/train.js";

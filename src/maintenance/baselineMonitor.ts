@@ -9,11 +9,11 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, MaintenanceConfig } from "../config/schema.js";
 import { isDown, type RunningStates, runningStates } from "../connectors/machineEvents.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
 import { readBaseline } from "../inference/onnxModel.js";
 import {

@@ -8,12 +8,13 @@
  */
 
 import { readFileSync } from "node:fs";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, MaintenanceConfig } from "../config/schema.js";
 import { isDown, type RunningStates, runningStates } from "../connectors/machineEvents.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
+import { baseValue } from "../inference/forest.js";
 import { onnxToForest, readModelInfo } from "../inference/onnxModel.js";
 import {
   extractFeatures,
@@ -26,7 +27,6 @@ import type { ModelRegistry } from "../registry/registry.js";
 import { activeAlerts, applyModelAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
-import { baseValue } from "./forest.js";
 
 export interface Reason {
   feature: string;

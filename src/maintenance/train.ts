@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { RunningStates } from "../connectors/machineEvents.js";
+import { type Forest, type ForestOptions, predictProbability, trainForest } from "../inference/forest.js";
 import { forestToOnnx } from "../inference/onnxModel.js";
 import {
   DEFAULT_WINDOW,
@@ -19,7 +20,6 @@ import {
 import type { Db } from "../store/store.js";
 import { type AlertSettings, AlertTracker, DEFAULT_ALERTS } from "./alertPolicy.js";
 import { buildDataset, type Dataset, type Sample } from "./dataset.js";
-import { type Forest, type ForestOptions, predictProbability, trainForest } from "./forest.js";
 
 export interface TrainOptions {
   horizonH: number;

@@ -9,10 +9,11 @@
  * A tag is autonomous only when the line is autonomous and the tag is not held in assisted mode;
  * only a person switches modes (config or `linepilot mode`), and each switch is audited.
  */
+
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, OptimizerConfig, TagConfig } from "../config/schema.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { ModelRunner } from "../inference/engine.js";
 import { isSetpointRole, type SetpointRole as Setpoint } from "../line/vocabulary.js";
 import type { Store } from "../store/store.js";

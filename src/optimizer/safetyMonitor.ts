@@ -8,10 +8,11 @@
  * open and clear only from the signal itself: acknowledging one (a person, or the plant) records
  * who saw it but does not clear it, and no model can.
  */
+
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig } from "../config/schema.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { activeSafetyAlerts, changeAlert, openAlert } from "../store/alerts.js";
 import type { SampleWriter } from "../store/sampleWriter.js";
 import type { Store } from "../store/store.js";

@@ -21,10 +21,10 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { RegistryConfig } from "../config/schema.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { readModelInfo } from "../inference/onnxModel.js";
 import type { Store } from "../store/store.js";
 import { decryptModel, encryptModel, isEncryptedModel } from "./modelCrypto.js";

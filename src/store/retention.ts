@@ -3,9 +3,10 @@
  * alerts, the audit log, predictions, events and the outbox (unsynced messages) are never touched.
  * Deletes run in chunks, yielding between them, so ingestion never waits long for the write lock.
  */
+
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import type { Store } from "./store.js";
 
 export interface RetentionOptions {

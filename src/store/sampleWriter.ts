@@ -11,9 +11,10 @@
  * full, locked file) the buffer is kept and retried; when it is full, new samples are refused and
  * counted as dropped, never silently lost.
  */
+
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import type { Store } from "./store.js";
 
 /** Rows per multi-row INSERT statement: fewer statement calls, well under SQLite's 32766 parameter limit. */

@@ -6,9 +6,9 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
 export type Db = Database.Database;

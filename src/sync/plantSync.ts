@@ -10,10 +10,10 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { keepConnected, sleep } from "../common/backoff.js";
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, SyncConfig } from "../config/schema.js";
-import type { Component, ComponentHealth } from "../daemon/component.js";
 import type { Store } from "../store/store.js";
 import { brokerOptions } from "./broker.js";
 import { PlantCommands } from "./commands.js";

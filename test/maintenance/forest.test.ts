@@ -5,7 +5,6 @@ import { test } from "node:test";
 import * as ort from "onnxruntime-node";
 import { mulberry32 } from "../../src/common/random.js";
 import { loadModelFile, ModelRunner } from "../../src/inference/engine.js";
-import { forestToOnnx, onnxToForest } from "../../src/inference/onnxModel.js";
 import {
   baseValue,
   type Forest,
@@ -13,7 +12,8 @@ import {
   type Tree,
   trainForest,
   treeShap,
-} from "../../src/maintenance/forest.js";
+} from "../../src/inference/forest.js";
+import { forestToOnnx, onnxToForest } from "../../src/inference/onnxModel.js";
 import { auc } from "../../src/maintenance/train.js";
 import { tempDir } from "../helpers.js";
 

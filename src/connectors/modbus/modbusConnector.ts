@@ -7,10 +7,10 @@
 import { EventEmitter } from "node:events";
 import modbusSerial from "modbus-serial";
 import { keepConnected, type ReconnectEvents, settleWithin, sleep } from "../../common/backoff.js";
+import type { ComponentHealth } from "../../common/component.js";
 import { errorMessage, LinepilotError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ModbusConnectionConfig, TagConfig } from "../../config/schema.js";
-import type { ComponentHealth } from "../../daemon/component.js";
 import type { SampleWriter } from "../../store/sampleWriter.js";
 import type { Store } from "../../store/store.js";
 import { ConnectionEvents } from "../connectionEvents.js";

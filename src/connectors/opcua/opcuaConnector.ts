@@ -27,11 +27,11 @@ import {
 } from "node-opcua-client";
 import { readCertificate } from "node-opcua-crypto";
 import { keepConnected, type ReconnectEvents, settleWithin } from "../../common/backoff.js";
+import type { ComponentHealth } from "../../common/component.js";
 import { errorMessage, LinepilotError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { LineConfig, OpcuaConnectionConfig, TagConfig } from "../../config/schema.js";
 import { resolveSecret } from "../../config/secrets.js";
-import type { ComponentHealth } from "../../daemon/component.js";
 import type { SampleWriter } from "../../store/sampleWriter.js";
 import type { Store } from "../../store/store.js";
 import { ConnectionEvents } from "../connectionEvents.js";

@@ -1,4 +1,4 @@
-/** The lifecycle contract every component of the daemon follows (STYLE.md section 4). */
+/** The lifecycle contract every live object of the daemon follows: the base vocabulary every folder may use. */
 export type HealthState = "ok" | "degraded" | "down" | "stopped";
 
 export interface ComponentHealth {
