@@ -20,12 +20,12 @@ import { defaultEnergyBudgetKw, machineState } from "../src/optimizer/decision.j
 import { PpoPolicy, SearchPolicy } from "../src/optimizer/optimizer.js";
 import { runShift, SHIFT_LIMITS } from "../src/optimizer/shift.js";
 import { PM_FEATURES } from "../src/preprocess/features.js";
+import { DEFAULT_PARAMS } from "../src/process/machine.js";
 import { SampleWriter } from "../src/store/sampleWriter.js";
 import { Store } from "../src/store/store.js";
 import { PlantSync } from "../src/sync/plantSync.js";
 import { DemoPlc } from "../src/twin/demoPlc.js";
 import { generateHistory } from "../src/twin/generate.js";
-import { DEFAULT_PARAMS } from "../src/twin/machine.js";
 import { OpcuaPlcServer, type ServedVariable } from "../src/twin/opcuaServer.js";
 import { CLI, driftedLine, lineYaml, ROOT } from "../test/helpers.js";
 

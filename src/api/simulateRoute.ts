@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { LinepilotError } from "../common/errors.js";
 import type { LineConfig } from "../config/schema.js";
-import { whatIfInWorker } from "../twin/twinWorker.js";
+import { whatIfInWorker } from "../process/processWorker.js";
 import { Admission } from "./admission.js";
 
 const body = z.strictObject({

@@ -7,7 +7,7 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { errorMessage } from "../common/errors.js";
 import type { LineConfig } from "../config/schema.js";
-import type { ScenarioResult } from "../twin/scenario.js";
+import type { ScenarioResult } from "../process/scenario.js";
 import type { AlertAnswer, AnomalyAnswer, PredictionAnswer, SuggestionAnswer, TagAnswer } from "./answers.js";
 import { apiGet, apiPost } from "./apiClient.js";
 

@@ -27,14 +27,14 @@ import { liveStateReader } from "../optimizer/liveState.js";
 import { Optimizer, tunedTags } from "../optimizer/optimizer.js";
 import { SafetyEnvelope } from "../optimizer/safetyEnvelope.js";
 import { SafetyMonitor } from "../optimizer/safetyMonitor.js";
+import { DEFAULT_PARAMS, type ProcessParams } from "../process/machine.js";
+import { calibrateInWorker } from "../process/processWorker.js";
 import { ModelRegistry } from "../registry/registry.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { PlantSync } from "../sync/plantSync.js";
 import { SparkplugNode } from "../sync/sparkplug.js";
-import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
-import { calibrateInWorker } from "../twin/twinWorker.js";
 import { ClockWatch } from "./clockWatch.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -254,8 +254,8 @@ export class Daemon {
    * a worker (it reads millions of rows) and refreshed hourly; until the first fit, and for what
    * the history cannot inform, the twin's defaults. A failed fit keeps the last good parameters.
    */
-  #twinParams(): () => TwinParams {
-    let params: TwinParams = DEFAULT_PARAMS;
+  #twinParams(): () => ProcessParams {
+    let params: ProcessParams = DEFAULT_PARAMS;
     let fittedAt = Number.NEGATIVE_INFINITY;
     let fitting = false;
     return () => {

@@ -9,14 +9,14 @@
  * because for the plant an order short is an order short.
  */
 import {
-  type MachineTwin,
+  type MachineModel,
   outputRate,
+  type ProcessParams,
   powerDraw,
   type Setpoint,
   type Signal,
-  type TwinParams,
-} from "../twin/machine.js";
-import { type Run, rollout, startFrom, wearFromVibration } from "../twin/scenario.js";
+} from "../process/machine.js";
+import { type Run, rollout, startFrom, wearFromVibration } from "../process/scenario.js";
 
 export const SETPOINT_ORDER: readonly Setpoint[] = [
   "speed_setpoint",
@@ -73,7 +73,7 @@ export const DEFECT_COST = 10;
 export const EXCESS_ENERGY_COST = 5;
 
 /** The budget a machine's power is judged against: its draw at nominal speed in mid window. */
-export function defaultEnergyBudgetKw(params: TwinParams, ambientC = 25): number {
+export function defaultEnergyBudgetKw(params: ProcessParams, ambientC = 25): number {
   return powerDraw(params, params.nominalSpeed, (params.tempWindow[0] + params.tempWindow[1]) / 2, ambientC);
 }
 
@@ -95,11 +95,11 @@ export function goalShortfallCost(goal: MachineState["goal"], r: Run, minutes: n
 
 /** A twin of the machine in its current state, with these setpoints applied. */
 export function twinAt(
-  params: TwinParams,
+  params: ProcessParams,
   state: MachineState,
   targets: Partial<Record<Setpoint, number>>,
   seed: number,
-): MachineTwin {
+): MachineModel {
   const twin = startFrom(state.machineId, seed, params, state.signals);
   for (const sp of SETPOINT_ORDER) {
     const v = targets[sp];
@@ -110,7 +110,7 @@ export function twinAt(
 
 /** Reward of running the machine with `targets` for `minutes` (same seed: same noise for all). */
 export function score(
-  params: TwinParams,
+  params: ProcessParams,
   state: MachineState,
   targets: Partial<Record<Setpoint, number>>,
   minutes: number,
@@ -123,7 +123,7 @@ export function score(
 
 /** The twin's expected effect of a change over the horizon, against leaving the machine as it is. */
 export function expectedEffect(
-  params: TwinParams,
+  params: ProcessParams,
   state: MachineState,
   targets: Partial<Record<Setpoint, number>>,
   horizonH: number,
@@ -164,7 +164,7 @@ export const OBSERVATION = [
  * (no allocation per decision).
  */
 export function observe(
-  params: TwinParams,
+  params: ProcessParams,
   state: MachineState,
   budgetKw: number,
   out: Float32Array,

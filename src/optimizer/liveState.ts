@@ -7,8 +7,8 @@ import type { LineConfig } from "../config/schema.js";
 import { isDown, runningStates } from "../connectors/machineEvents.js";
 import { type LiveValues, stalenessLimits, usableValue } from "../connectors/quality.js";
 import { isSetpointRole, roleOf, SETPOINT_ROLES, type SetpointRole } from "../line/vocabulary.js";
+import type { Signal } from "../process/machine.js";
 import type { Store } from "../store/store.js";
-import type { Signal } from "../twin/machine.js";
 import { type MachineState, machineState } from "./decision.js";
 
 export type { LiveValues };

@@ -16,6 +16,7 @@ import type { Logger } from "../common/logger.js";
 import type { LineConfig, OptimizerConfig, TagConfig } from "../config/schema.js";
 import { ModelRunner } from "../inference/engine.js";
 import { isSetpointRole, type SetpointRole as Setpoint } from "../line/vocabulary.js";
+import { DEFAULT_PARAMS, type ProcessParams } from "../process/machine.js";
 import type { Store } from "../store/store.js";
 import {
   createSuggestion,
@@ -29,7 +30,6 @@ import {
   type Suggestion,
   storedModes,
 } from "../store/suggestions.js";
-import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
 import {
   defaultEnergyBudgetKw,
   expectedEffect,
@@ -46,7 +46,7 @@ import { searchPolicy } from "./search.js";
 export type Targets = Partial<Record<Setpoint, number>>;
 
 export interface PolicyContext {
-  params: TwinParams;
+  params: ProcessParams;
   budgetKw: number;
   /** Largest step as a fraction of the current value (the envelope's autonomous step). */
   stepFraction: number;
@@ -133,7 +133,7 @@ export interface OptimizerDeps {
   /** The machine's current state, or a reason why there is none (no good values yet). */
   readState(machineId: number, now: number): MachineState | string;
   /** The twin's parameters for this line (calibrated from its history, or the defaults). */
-  params?(): TwinParams;
+  params?(): ProcessParams;
   now?: () => number;
   policy?: Policy;
   /** Seed of the twin's noise in look-aheads (fixed: the same state gets the same answer). */

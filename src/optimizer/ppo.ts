@@ -17,8 +17,8 @@
 import { mulberry32 } from "../common/random.js";
 import type { DenseLayer } from "../inference/onnxModel.js";
 import { SETPOINT_ROLES as SETPOINTS, type SetpointRole as Setpoint } from "../line/vocabulary.js";
-import { DEFAULT_PARAMS, type TwinParams } from "../twin/machine.js";
-import { rollout } from "../twin/scenario.js";
+import { DEFAULT_PARAMS, type ProcessParams } from "../process/machine.js";
+import { rollout } from "../process/scenario.js";
 import {
   defaultEnergyBudgetKw,
   goalShortfallCost,
@@ -162,7 +162,7 @@ class Adam {
 // ---- the training environment: one machine, one shift ----
 
 export interface EpisodeSetup {
-  params: TwinParams;
+  params: ProcessParams;
   state: MachineState;
   goalGood: number | undefined;
 }
@@ -176,7 +176,7 @@ const LIMITS: Record<Setpoint, [number, number]> = {
 /** A random start: the line as a shift may find it (drifted setpoints, some wear, a goal or none). */
 export function randomEpisode(random: () => number): EpisodeSetup {
   const jitter = (v: number, f: number) => v * (1 + (random() * 2 - 1) * f);
-  const params: TwinParams = {
+  const params: ProcessParams = {
     ...DEFAULT_PARAMS,
     rateMax: jitter(DEFAULT_PARAMS.rateMax, 0.15),
     rateScale: jitter(DEFAULT_PARAMS.rateScale, 0.15),

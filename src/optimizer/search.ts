@@ -5,7 +5,7 @@
  * reward, and the best is proposed if it beats leaving the machine alone by a margin (so noise
  * does not turn into writes).
  */
-import type { Setpoint, TwinParams } from "../twin/machine.js";
+import type { ProcessParams, Setpoint } from "../process/machine.js";
 import { type MachineState, type Proposal, SETPOINT_ORDER, score, targetsFromSteps } from "./decision.js";
 
 export interface SearchOptions {
@@ -21,7 +21,7 @@ export interface SearchOptions {
 const LEVELS = [-1, -0.5, 0, 0.5, 1] as const;
 
 export function searchPolicy(
-  params: TwinParams,
+  params: ProcessParams,
   state: MachineState,
   o: SearchOptions,
 ): Proposal | undefined {

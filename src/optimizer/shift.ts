@@ -10,9 +10,15 @@ import { silentLogger } from "../common/logger.js";
 import { parseConfig } from "../config/load.js";
 import type { LineConfig } from "../config/schema.js";
 import type { Connector, WriteResult } from "../connectors/connector.js";
+import {
+  MachineModel,
+  type ProcessParams,
+  SETPOINTS,
+  type Setpoint,
+  type Signal,
+} from "../process/machine.js";
 import { Store } from "../store/store.js";
 import { decideSuggestion, listSuggestions, type Suggestion } from "../store/suggestions.js";
-import { MachineTwin, SETPOINTS, type Setpoint, type Signal, type TwinParams } from "../twin/machine.js";
 import { DEFECT_COST, defaultEnergyBudgetKw, EXCESS_ENERGY_COST, machineState } from "./decision.js";
 import { Optimizer, type Policy } from "./optimizer.js";
 import { SafetyEnvelope } from "./safetyEnvelope.js";
@@ -30,7 +36,7 @@ export interface ShiftOptions {
   start?: { speed: number; temperature: number; pressure: number };
   /** Good pieces the line must make in the shift (default: 90 % of the untouched run's). */
   goalPieces?: number;
-  params?: Partial<TwinParams>;
+  params?: Partial<ProcessParams>;
   /** Assisted mode: who approves what (default: nobody approves anything). */
   approve?: (s: Suggestion) => string | undefined;
 }
@@ -105,10 +111,10 @@ optimizer: { mode: ${mode}, intervalMs: 300000 }
   );
 }
 
-function machines(count: number, seed: number, o: ShiftOptions): MachineTwin[] {
+function machines(count: number, seed: number, o: ShiftOptions): MachineModel[] {
   const start = o.start ?? { speed: 34, temperature: 196, pressure: 7.0 };
   return Array.from({ length: count }, (_, i) => {
-    const m = new MachineTwin({ id: i + 1, seed, ...(o.params ? { params: o.params } : {}) });
+    const m = new MachineModel({ id: i + 1, seed, ...(o.params ? { params: o.params } : {}) });
     m.speedSetpoint = m.speed = start.speed;
     m.temperatureSetpoint = m.processTemperature = start.temperature;
     m.pressureSetpoint = m.pressure = start.pressure;
@@ -117,7 +123,7 @@ function machines(count: number, seed: number, o: ShiftOptions): MachineTwin[] {
 }
 
 /** One minute of every machine; returns the minutes above the energy budget. */
-function stepMinute(ms: MachineTwin[]): number {
+function stepMinute(ms: MachineModel[]): number {
   let excess = 0;
   for (const m of ms) {
     const before = m.energyKwh;
@@ -127,7 +133,7 @@ function stepMinute(ms: MachineTwin[]): number {
   return excess;
 }
 
-function totals(ms: MachineTwin[], goal: number, excess: number): ShiftTotals {
+function totals(ms: MachineModel[], goal: number, excess: number): ShiftTotals {
   const pieces = ms.reduce((a, m) => a + m.pieces, 0);
   const good = ms.reduce((a, m) => a + m.good, 0);
   const scrap = ms.reduce((a, m) => a + m.scrap, 0);

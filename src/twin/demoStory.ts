@@ -9,9 +9,9 @@
  */
 import type { Logger } from "../common/logger.js";
 import type { LineConfig } from "../config/schema.js";
+import { isSignal, type Signal } from "../process/machine.js";
 import type { Store } from "../store/store.js";
 import { backfill, type GenerateSummary, operatorChanges, type RecordedTag } from "./generate.js";
-import { isSignal, type Signal } from "./machine.js";
 import { SimPlc } from "./simPlc.js";
 
 export interface DemoStory {

@@ -6,10 +6,10 @@
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { silentLogger } from "../common/logger.js";
 import { mulberry32 } from "../common/random.js";
+import { SIGNALS, type Signal } from "../process/machine.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { LineTwin } from "./line.js";
-import { SIGNALS, type Signal } from "./machine.js";
 
 /** The signals a line's gateway records per machine (the bearing's wear is hidden, as on a real line). */
 /** What a generated (press) history records: not the hidden wear, the alarm word or the pump view. */

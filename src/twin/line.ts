@@ -1,9 +1,9 @@
 /**
- * The twin of a whole line: one MachineTwin per configured machine, one simulated clock, and the
+ * The twin of a whole line: one MachineModel per configured machine, one simulated clock, and the
  * events a real line produces (failures, completed repairs). The simulated PLC, the data
  * generator and what-if scenarios all run this.
  */
-import { MachineTwin, type TwinParams } from "./machine.js";
+import { MachineModel, type ProcessParams } from "../process/machine.js";
 
 export interface LineEvent {
   machineId: number;
@@ -20,11 +20,11 @@ export interface LineTwinOptions {
   startTs?: number;
   /** Hours a failed machine stays down before the repair completes (0: until maintain()). */
   repairHours?: number;
-  params?: Partial<TwinParams> | ((machineId: number) => Partial<TwinParams>);
+  params?: Partial<ProcessParams> | ((machineId: number) => Partial<ProcessParams>);
 }
 
 export class LineTwin {
-  readonly machines = new Map<number, MachineTwin>();
+  readonly machines = new Map<number, MachineModel>();
   readonly startTs: number;
   readonly #repairHours: number;
   readonly #downSince = new Map<number, number>();
@@ -36,7 +36,7 @@ export class LineTwin {
     this.#repairHours = options.repairHours ?? 4;
     for (const id of options.machineIds) {
       const params = typeof options.params === "function" ? options.params(id) : options.params;
-      this.machines.set(id, new MachineTwin({ id, seed: options.seed, ...(params ? { params } : {}) }));
+      this.machines.set(id, new MachineModel({ id, seed: options.seed, ...(params ? { params } : {}) }));
     }
   }
 
@@ -44,7 +44,7 @@ export class LineTwin {
     return this.startTs + Math.round(this.#timeS * 1000);
   }
 
-  machine(id: number): MachineTwin {
+  machine(id: number): MachineModel {
     const m = this.machines.get(id);
     if (m === undefined) throw new Error(`the twin has no machine ${id}`);
     return m;

@@ -13,8 +13,8 @@ import type { Logger } from "../common/logger.js";
 import type { LineConfig, TagConfig } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 import { decodeRegisters, encodeRegisters, registerCount } from "../connectors/modbus/codec.js";
+import { isSignal, SETPOINTS, type Setpoint, type Signal } from "../process/machine.js";
 import { type LineEvent, LineTwin } from "./line.js";
-import { isSignal, SETPOINTS, type Setpoint, type Signal } from "./machine.js";
 import type { OpcuaPlcServer, ServedDataType } from "./opcuaServer.js";
 
 export type FaultSpec =

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { parseConfig } from "../../src/config/load.js";
+import { calibrate } from "../../src/process/calibrate.js";
+import { DEFAULT_PARAMS } from "../../src/process/machine.js";
+import { calibrateInWorker } from "../../src/process/processWorker.js";
+import { parseGoal, parseScenario, simulateScenario } from "../../src/process/scenario.js";
 import { SCHEMA_VERSION } from "../../src/store/migrations.js";
-import { calibrate } from "../../src/twin/calibrate.js";
 import { generateHistory } from "../../src/twin/generate.js";
-import { DEFAULT_PARAMS } from "../../src/twin/machine.js";
-import { parseGoal, parseScenario, simulateScenario } from "../../src/twin/scenario.js";
-import { calibrateInWorker } from "../../src/twin/twinWorker.js";
 import { lineYaml, runCliToEnd, tempDir } from "../helpers.js";
 
 type After = { after(fn: () => void): void };

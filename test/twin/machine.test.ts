@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MachineModel, STATE } from "../../src/process/machine.js";
 import { LineTwin } from "../../src/twin/line.js";
-import { MachineTwin, STATE } from "../../src/twin/machine.js";
 
 /** Runs a machine at fixed setpoints for `hours` and reports its counters' increase. */
 function runAt(
@@ -9,7 +9,7 @@ function runAt(
   hours: number,
   seed = 3,
 ) {
-  const m = new MachineTwin({ id: 1, seed });
+  const m = new MachineModel({ id: 1, seed });
   if (setpoints.speed !== undefined) m.setSetpoint("speed_setpoint", setpoints.speed);
   if (setpoints.temperature !== undefined) m.setSetpoint("temperature_setpoint", setpoints.temperature);
   if (setpoints.pressure !== undefined) m.setSetpoint("pressure_setpoint", setpoints.pressure);
@@ -81,7 +81,7 @@ test("scrap rises sharply outside the process window of temperature, pressure an
 });
 
 test("wear ends in a fault that stops the machine; maintenance puts it back; vibration and motor temperature rise with wear", () => {
-  const m = new MachineTwin({ id: 1, seed: 1 });
+  const m = new MachineModel({ id: 1, seed: 1 });
   m.faults.wearRateFactor = 20; // a bad bearing
   for (let i = 0; i < 30; i++) m.step(60);
   const fresh = { vibration: m.vibrationRms, motor: m.motorTemperature };
@@ -103,7 +103,7 @@ test("wear ends in a fault that stops the machine; maintenance puts it back; vib
 });
 
 test("the vibration block carries the bearing-defect frequency, growing with wear", () => {
-  const m = new MachineTwin({ id: 1, seed: 2 });
+  const m = new MachineModel({ id: 1, seed: 2 });
   m.step(1);
   const defect = m.defectFrequencyHz;
   assert.ok(Math.abs(defect - 3.58 * 25) < 0.5, `BPFO at 30 spm: ${defect} Hz`);

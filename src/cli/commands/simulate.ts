@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { LinepilotError } from "../../common/errors.js";
 import { loadConfigFile } from "../../config/load.js";
 import type { LineConfig } from "../../config/schema.js";
+import { whatIf } from "../../process/whatIf.js";
 import { openStoreForReading } from "../../store/store.js";
-import { whatIf } from "../../twin/whatIf.js";
 import { parseDuration, parseInteger } from "../output.js";
 
 export const help = `Runs the digital twin forward from the line's current state, with and without a change,

@@ -1,5 +1,5 @@
 /**
- * What-if scenarios (SPEC.md section 7): run the calibrated twin forward from the line's current
+ * What-if scenarios (SPEC.md section 7): run the calibrated process model forward from the line's current
  * state twice, with and without the change, on the same random stream, and compare. The
  * recommendation is derived from the numbers, never written independently of them.
  */
@@ -7,11 +7,11 @@ import { LinepilotError } from "../common/errors.js";
 import type { Calibration } from "./calibrate.js";
 import {
   DEFAULT_PARAMS,
-  MachineTwin,
+  MachineModel,
+  type ProcessParams,
   type Setpoint,
   type Signal,
   STATE,
-  type TwinParams,
 } from "./machine.js";
 
 export interface Change {
@@ -95,7 +95,7 @@ export interface ScenarioResult {
   calibration: { windows: number; fitted: Calibration["fitted"]; from: string | null; to: string | null };
 }
 
-/** What a stretch of twin time produced. */
+/** What a stretch of simulated time produced. */
 export interface Run {
   pieces: number;
   good: number;
@@ -107,7 +107,7 @@ export interface Run {
   excessMinutes: number;
 }
 
-/** The bearing wear implied by a vibration RMS reading (the twin's vibration model, inverted). */
+/** The bearing wear implied by a vibration RMS reading (the process model's vibration response, inverted). */
 export function wearFromVibration(rms: number | undefined, speed: number): number {
   if (rms === undefined || !Number.isFinite(rms)) return 0;
   const a1 = 1.0 + 0.02 * speed;
@@ -118,14 +118,14 @@ export function wearFromVibration(rms: number | undefined, speed: number): numbe
   return Math.min(0.99, Math.max(0, Math.sqrt(Math.max(0, ad - 0.1) / 6)));
 }
 
-/** A twin of one machine, started from its last known state (setpoints, actuals, wear). */
+/** The process model of one machine, started from its last known state (setpoints, actuals, wear). */
 export function startFrom(
   id: number,
   seed: number,
-  params: TwinParams,
+  params: ProcessParams,
   state: Partial<Record<Signal, number>>,
-): MachineTwin {
-  const m = new MachineTwin({ id, seed, params });
+): MachineModel {
+  const m = new MachineModel({ id, seed, params });
   m.speedSetpoint = state.speed_setpoint ?? params.nominalSpeed;
   m.temperatureSetpoint = state.temperature_setpoint ?? 182;
   m.pressureSetpoint = state.pressure_setpoint ?? params.nominalPressure;
@@ -139,10 +139,10 @@ export function startFrom(
 }
 
 /**
- * Runs the twin forward in one-minute steps. A failure is counted and the machine repaired at
+ * Runs the process model forward in one-minute steps. A failure is counted and the machine repaired at
  * once: the comparisons this serves are about rates, not about one unlucky repair.
  */
-export function rollout(m: MachineTwin, minutes: number, energyBudgetKw = Number.POSITIVE_INFINITY): Run {
+export function rollout(m: MachineModel, minutes: number, energyBudgetKw = Number.POSITIVE_INFINITY): Run {
   const start = { pieces: m.pieces, good: m.good, scrap: m.scrap, energy: m.energyKwh };
   let failures = 0;
   let wearGained = 0;
@@ -184,7 +184,7 @@ export function simulateScenario(
   if (machines.length === 0)
     throw new LinepilotError(
       "LP_ERR_USAGE",
-      "no machine with history to simulate (the store has no twin-role tags)",
+      "no machine with history to simulate (the store has no tags with the process model's roles)",
     );
   const seed = options.seed ?? 1;
   const params = calibration.params ?? DEFAULT_PARAMS;

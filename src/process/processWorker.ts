@@ -1,5 +1,5 @@
 /**
- * Runs the twin's heavy reads in a worker thread on its own read-only connection to the store: a
+ * Runs the process model's heavy reads in a worker thread on its own read-only connection to the store: a
  * what-if question, or the calibration the optimizer refreshes hourly. Calibration reads days to
  * weeks of history (about 9 s for 3 days of 2 machines at 1 s), and the daemon's event loop must
  * keep ingesting, and answering systemd's watchdog, meanwhile.
@@ -11,7 +11,7 @@ import type { LineConfig } from "../config/schema.js";
 import { rolesOf } from "../line/vocabulary.js";
 import { openStoreForReading } from "../store/store.js";
 import { calibrate } from "./calibrate.js";
-import type { TwinParams } from "./machine.js";
+import type { ProcessParams } from "./machine.js";
 import type { ScenarioResult } from "./scenario.js";
 import { type WhatIfRequest, whatIf } from "./whatIf.js";
 
@@ -32,10 +32,10 @@ function run(job: Job): unknown {
   }
 }
 
-if (parentPort !== null && (workerData as { twinJob?: Job } | undefined)?.twinJob !== undefined) {
+if (parentPort !== null && (workerData as { processJob?: Job } | undefined)?.processJob !== undefined) {
   let answer: Answer;
   try {
-    answer = { ok: true, result: run((workerData as { twinJob: Job }).twinJob) };
+    answer = { ok: true, result: run((workerData as { processJob: Job }).processJob) };
   } catch (error) {
     const e = error as LinepilotError;
     answer = { ok: false, ...(e.code !== undefined ? { code: e.code } : {}), message: e.message };
@@ -46,7 +46,7 @@ if (parentPort !== null && (workerData as { twinJob?: Job } | undefined)?.twinJo
 function inWorker<T>(job: Job): Promise<T> {
   return new Promise((resolve, reject) => {
     const worker = startWorker(new URL(import.meta.url), {
-      workerData: { twinJob: { ...job, config: structuredClone(job.config) } },
+      workerData: { processJob: { ...job, config: structuredClone(job.config) } },
     });
     worker.once("message", (answer: Answer) => {
       if (answer.ok) resolve(answer.result as T);
@@ -55,7 +55,7 @@ function inWorker<T>(job: Job): Promise<T> {
     });
     worker.once("error", reject);
     worker.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`the twin worker exited with code ${code}`));
+      if (code !== 0) reject(new Error(`the process-model worker exited with code ${code}`));
     });
   });
 }
@@ -68,11 +68,11 @@ export function whatIfInWorker(
   return inWorker({ kind: "whatIf", storePath, request, config });
 }
 
-/** The twin's parameters fitted from the history since `sinceTs` (defaults where it cannot tell). */
+/** The process model's parameters fitted from the history since `sinceTs` (defaults where it cannot tell). */
 export function calibrateInWorker(
   storePath: string,
   config: LineConfig,
   sinceTs: number,
-): Promise<TwinParams> {
+): Promise<ProcessParams> {
   return inWorker({ kind: "calibrate", storePath, config, sinceTs });
 }

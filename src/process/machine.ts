@@ -1,8 +1,13 @@
 /**
- * The digital twin of one machine (a press-like machine on a line): setpoints for speed, process
- * temperature and pressure; actuals that follow them with a lag; motor temperature, current and
- * voltage; a vibration waveform whose spectrum carries a bearing-defect frequency that grows with
- * wear; counters for running hours, pieces, good and scrap; an energy meter.
+ * The process model of one machine: how its output, scrap, energy and wear respond to its
+ * setpoints (speed, process temperature, pressure). The optimizer runs it forward to judge a
+ * change before proposing it, what-if questions run it for the engineer, and the simulated plant
+ * (src/twin/) runs it as the machine behind its simulated PLC. It simulates the press family:
+ * actuals that follow setpoints with a lag; motor temperature, current and voltage; a vibration
+ * waveform whose spectrum carries a bearing-defect frequency that grows with wear; counters for
+ * running hours, pieces, good and scrap; an energy meter. A machine without the signals it needs
+ * (output counters, scrap, energy, setpoints with roles) is "not modelled" (optimizer/liveState.ts)
+ * and gets no suggestion.
  *
  * The response is meant to be recognisable to a plant engineer, and each part of it has a
  * parameter that calibration (calibrate.ts) fits from a line's own history:
@@ -18,7 +23,7 @@ import { mulberry32 } from "../common/random.js";
 import { DEFAULT_STATE, SETPOINT_ROLES, type SetpointRole, type StandardRole } from "../line/vocabulary.js";
 
 /** The response parameters: defaults for a typical press, or fitted from history. */
-export interface TwinParams {
+export interface ProcessParams {
   /** pieces/min = rateMax * tanh(speed / rateScale) */
   rateMax: number;
   rateScale: number;
@@ -43,7 +48,7 @@ export interface TwinParams {
   nominalPressure: number;
 }
 
-export const DEFAULT_PARAMS: TwinParams = {
+export const DEFAULT_PARAMS: ProcessParams = {
   rateMax: 70,
   rateScale: 45,
   scrapBase: 0.015,
@@ -63,7 +68,7 @@ export const DEFAULT_PARAMS: TwinParams = {
   nominalPressure: 6,
 };
 
-/** Everything the twin exposes as a tag: a subset of the line's standard roles. */
+/** Every signal the process model has: a subset of the line's standard roles. */
 export const SIGNALS = [
   "speed_setpoint",
   "speed",
@@ -90,7 +95,7 @@ export const SIGNALS = [
 ] as const satisfies readonly StandardRole[];
 export type Signal = (typeof SIGNALS)[number];
 const SIGNAL_SET: ReadonlySet<string> = new Set(SIGNALS);
-/** Whether the twin simulates this role (a line may have roles the twin knows nothing of). */
+/** Whether the process model has this role (a line may have roles it knows nothing of). */
 export function isSignal(role: string | undefined): role is Signal {
   return role !== undefined && SIGNAL_SET.has(role);
 }
@@ -98,12 +103,12 @@ export const SETPOINTS = SETPOINT_ROLES;
 export type Setpoint = SetpointRole;
 
 /** Output in pieces/min at a speed, before scrap: it saturates. */
-export function outputRate(p: TwinParams, speed: number): number {
+export function outputRate(p: ProcessParams, speed: number): number {
   return p.rateMax * Math.tanh(Math.max(0, speed) / p.rateScale);
 }
 
 /** Power in kW at a speed and process temperature: drives, friction, and heating above ambient. */
-export function powerDraw(p: TwinParams, speed: number, temperature: number, ambientC = 25): number {
+export function powerDraw(p: ProcessParams, speed: number, temperature: number, ambientC = 25): number {
   return (
     p.powerBase +
     p.powerSpeed * speed +
@@ -117,7 +122,7 @@ export const STATE = DEFAULT_STATE;
 export interface MachineOptions {
   id: number;
   seed: number;
-  params?: Partial<TwinParams>;
+  params?: Partial<ProcessParams>;
   /** Vibration waveform block: samples and sample rate. */
   waveformSamples?: number;
   waveformRateHz?: number;
@@ -135,9 +140,9 @@ export interface Faults {
   insulationPerHour?: number;
 }
 
-export class MachineTwin {
+export class MachineModel {
   readonly id: number;
-  readonly params: TwinParams;
+  readonly params: ProcessParams;
   readonly faults: Faults = { wearRateFactor: 1 };
   readonly #random: () => number;
   readonly #ambient: number;

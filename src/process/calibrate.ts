@@ -1,5 +1,5 @@
 /**
- * Fits the twin's response parameters to a line's own buffered history (SPEC.md section 7), by
+ * Fits the process model's response parameters to a line's own buffered history (SPEC.md section 7), by
  * least squares over windows of steady running:
  * - output: pieces/min = rateMax * tanh(speed / rateScale) (grid over rateScale, closed form for rateMax);
  * - scrap: fraction = base + a * outsideTemp^2 + b * outsidePressure^2 + c * overSpeed^2;
@@ -12,10 +12,10 @@ import { Matrix, solve } from "ml-matrix";
 import { roleOf } from "../line/vocabulary.js";
 import { listTags } from "../store/seriesReader.js";
 import type { Db } from "../store/store.js";
-import { DEFAULT_PARAMS, SIGNALS, type Signal, type TwinParams } from "./machine.js";
+import { DEFAULT_PARAMS, type ProcessParams, SIGNALS, type Signal } from "./machine.js";
 
 export interface Calibration {
-  params: TwinParams;
+  params: ProcessParams;
   machines: number[];
   windows: number;
   fitted: { rate?: number; scrap?: number; power?: number; wear?: number };
@@ -36,7 +36,7 @@ interface Window {
 }
 
 /**
- * Which tag is which twin signal, per machine, by the line's one rule (line/vocabulary.ts): a
+ * Which tag is which process-model signal, per machine, by the line's one rule (line/vocabulary.ts): a
  * tag's `role` from the config when given, else a name ending in `.<signal>` (press7.speed).
  */
 export function signalTags(
@@ -165,7 +165,7 @@ export function calibrate(
     }
   }
 
-  const params: TwinParams = { ...DEFAULT_PARAMS };
+  const params: ProcessParams = { ...DEFAULT_PARAMS };
   const fitted: Calibration["fitted"] = {};
   if (windows.length >= 8) {
     fitRate(windows, params, fitted);
@@ -192,7 +192,7 @@ function rSquared(y: number[], predicted: number[]): number {
   return ssTot === 0 ? 0 : 1 - ssRes / ssTot;
 }
 
-function fitRate(windows: Window[], params: TwinParams, fitted: Calibration["fitted"]): void {
+function fitRate(windows: Window[], params: ProcessParams, fitted: Calibration["fitted"]): void {
   let best = { sse: Number.POSITIVE_INFINITY, scale: params.rateScale, max: params.rateMax };
   for (let scale = 5; scale <= 200; scale += 0.5) {
     let xy = 0;
@@ -219,7 +219,7 @@ function leastSquares(rows: number[][], y: number[]): number[] {
   return solve(new Matrix(rows), Matrix.columnVector(y)).to1DArray();
 }
 
-function fitScrap(windows: Window[], params: TwinParams, fitted: Calibration["fitted"]): void {
+function fitScrap(windows: Window[], params: ProcessParams, fitted: Calibration["fitted"]): void {
   const usable = windows.filter(
     (w) => !Number.isNaN(w.scrapFraction) && !Number.isNaN(w.temp) && !Number.isNaN(w.pressure),
   );
@@ -246,7 +246,7 @@ function fitScrap(windows: Window[], params: TwinParams, fitted: Calibration["fi
 
 function fitPower(
   windows: Window[],
-  params: TwinParams,
+  params: ProcessParams,
   fitted: Calibration["fitted"],
   ambient: number,
 ): void {
