@@ -9,10 +9,19 @@ import { COMMANDS } from "./commands/index.js";
 export const EXIT = { ok: 0, failure: 1, config: 2, unreachable: 3 } as const;
 
 export async function main(argv: string[]): Promise<number> {
+  // Commander prints the errors it finds itself; a parser error thrown inside an action (an id
+  // checked there) reaches us unprinted, and must not end as a silent exit 2.
+  let printed = false;
   const program = new Command("linepilot")
     .description("On-premise AI gateway for one factory line")
     .version(VERSION, "-V, --version")
     .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => {
+        printed = true;
+        write(text);
+      },
+    })
     .showHelpAfterError();
   for (const command of COMMANDS) command.register(program);
   try {
@@ -20,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
+      if (error.exitCode !== 0 && !printed) console.error(`error: ${error.message}`);
       return error.exitCode === 0 ? EXIT.ok : EXIT.config;
     }
     if (error instanceof ConfigError) {

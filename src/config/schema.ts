@@ -33,7 +33,7 @@ const secretRef = z
 
 const durationMs = (min: number, max: number) => z.int().min(min).max(max);
 
-/** A tag role: a standard one (listed in docs/line-vocabulary.md) or the line's own lower-case name. */
+/** A tag role: a standard one (STANDARD_ROLES in src/line/vocabulary.ts, listed in the README) or the line's own lower-case name. */
 const role = z.string().regex(ROLE_PATTERN, {
   error: `a role: lower-case letters, digits and '_' (standard roles: ${STANDARD_ROLES.slice(0, 12).join(", ")}, ...)`,
 });
@@ -175,7 +175,83 @@ const modbusAddress = z.strictObject({
   wordOrder: z.enum(["big", "little"]).default("big").describe("Order of 16-bit words in 32/64-bit values"),
   byteOrder: z.enum(["big", "little"]).default("big").describe("Order of bytes within each 16-bit word"),
   bit: z.int().min(0).max(15).optional().describe("For dataType bool on a register: the bit to read"),
+  count: z
+    .int()
+    .min(1)
+    .max(65_536)
+    .default(1)
+    .describe("Values in a row from address: the samples of a waveform block (waveform.length)"),
 });
+
+const bearing = z
+  .strictObject({
+    shaftHz: z.number().gt(0).max(2_000).optional().describe("Fixed shaft speed in Hz"),
+    shaftSpeedTag: identifier
+      .optional()
+      .describe("A tag holding the shaft speed, read at each block; instead of shaftHz"),
+    shaftHzPerUnit: z
+      .number()
+      .gt(0)
+      .default(1 / 60)
+      .describe(
+        "Shaft Hz per unit of shaftSpeedTag: 1/60 for rpm (the default), 1 for Hz, rated rpm/6000 for %",
+      ),
+    orders: z
+      .strictObject({
+        bpfi: z.number().gt(0).max(100).optional(),
+        bpfo: z.number().gt(0).max(100).optional(),
+        bsf: z.number().gt(0).max(100).optional(),
+        ftf: z.number().gt(0).max(100).optional(),
+      })
+      .optional()
+      .describe("Defect frequencies as multiples of the shaft speed (the bearing's datasheet)"),
+    geometry: z
+      .strictObject({
+        balls: z.int().min(3).max(100),
+        ballDiameterMm: z.number().gt(0),
+        pitchDiameterMm: z.number().gt(0),
+        contactAngleDeg: z.number().min(0).max(60).default(0),
+      })
+      .optional()
+      .describe("Rolling-element geometry, from which BPFI, BPFO, BSF and FTF are computed"),
+  })
+  .refine((b) => (b.shaftHz === undefined) !== (b.shaftSpeedTag === undefined), {
+    error: "a bearing needs its shaft speed: shaftHz or shaftSpeedTag (one of them)",
+  })
+  .refine((b) => (b.orders === undefined) !== (b.geometry === undefined), {
+    error: "a bearing needs its defect frequencies: orders or geometry (one of them)",
+  })
+  .refine((b) => b.geometry === undefined || b.geometry.ballDiameterMm < b.geometry.pitchDiameterMm, {
+    error: "the ball diameter must be smaller than the pitch diameter",
+    path: ["geometry", "ballDiameterMm"],
+  });
+
+const waveform = z
+  .strictObject({
+    sampleRateHz: z.number().gt(0).max(1_000_000).describe("Sample rate of the block, Hz"),
+    length: z
+      .int()
+      .min(64)
+      .max(65_536)
+      .refine((n) => (n & (n - 1)) === 0, { error: "a power of two (256, 1024, 4096, ...)" })
+      .describe("Samples per block"),
+    bands: z
+      .array(z.tuple([z.number().min(0), z.number().gt(0)]))
+      .max(16)
+      .default([])
+      .describe("Frequency bands [lowHz, highHz] whose energy is a series of its own"),
+    envelopeBandHz: z
+      .tuple([z.number().min(0), z.number().gt(0)])
+      .optional()
+      .describe("The band whose envelope is taken (default: rate/12 to rate/2.4)"),
+    bearing: bearing.optional(),
+    keepEveryMs: durationMs(0, 604_800_000)
+      .default(3_600_000)
+      .describe("Keep a raw block in the store this often (0: never), for linepilot vibration"),
+  })
+  .describe(
+    "The tag is a waveform block (an OPC UA array node, or modbus.count registers): its features are computed on the gateway",
+  );
 
 const machineEvents = z
   .discriminatedUnion("type", [
@@ -224,6 +300,7 @@ const tag = z.strictObject({
     .describe(
       "What the tag measures (speed, flow, bearing_temperature, vibration_rms, ... or the line's own name): names its features, and is what rules, calibration and the optimizer look for",
     ),
+  waveform: waveform.optional(),
   modelInput: z
     .boolean()
     .optional()
@@ -858,6 +935,33 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
       if (t.writable === true && (modbus.area === "input" || modbus.area === "discrete"))
         issue(["tags", i, "writable"], `a Modbus ${String(modbus.area)} is read-only`);
     }
+    const wave = t.waveform as { length?: unknown; bearing?: { shaftSpeedTag?: unknown } } | undefined;
+    const count = (modbus as { count?: unknown } | undefined)?.count;
+    if (wave !== undefined && wave !== null) {
+      if (t.writable === true) issue(["tags", i, "writable"], "a waveform tag is read-only");
+      if (modbus !== undefined && modbus !== null) {
+        if (count !== wave.length)
+          issue(
+            ["tags", i, "modbus", "count"],
+            `a waveform of ${String(wave.length)} samples needs modbus.count ${String(wave.length)}`,
+          );
+        if (modbus.dataType === "bool" || modbus.area === "coil" || modbus.area === "discrete")
+          issue(
+            ["tags", i, "modbus"],
+            "a waveform is read from holding or input registers of a numeric dataType",
+          );
+      }
+      const speedTag = wave.bearing?.shaftSpeedTag;
+      if (typeof speedTag === "string" && !tagSet.has(speedTag))
+        issue(
+          ["tags", i, "waveform", "bearing", "shaftSpeedTag"],
+          `tag '${speedTag}' is not defined under tags`,
+        );
+    } else if (typeof count === "number" && count !== 1)
+      issue(
+        ["tags", i, "modbus", "count"],
+        "more than one value in a row is a waveform: add a waveform block",
+      );
     if (typeof t.min === "number" && typeof t.max === "number" && t.min > t.max)
       issue(["tags", i, "min"], `min ${t.min} is above max ${t.max}`);
     if (t.writable === true && (typeof t.min !== "number" || typeof t.max !== "number"))

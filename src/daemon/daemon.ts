@@ -27,6 +27,8 @@ import { liveStateReader } from "../optimizer/liveState.js";
 import { Optimizer, tunedTags } from "../optimizer/optimizer.js";
 import { SafetyEnvelope } from "../optimizer/safetyEnvelope.js";
 import { SafetyMonitor } from "../optimizer/safetyMonitor.js";
+import { seriesTags } from "../preprocess/waveform.js";
+import { WaveformProcessor } from "../preprocess/waveformProcessor.js";
 import { DEFAULT_PARAMS, type ProcessParams } from "../process/machine.js";
 import { calibrateInWorker } from "../process/processWorker.js";
 import { ModelRegistry } from "../registry/registry.js";
@@ -85,17 +87,21 @@ export class Daemon {
     try {
       const store = await this.#startComponent(new Store(cfg.store, child("store")));
       this.store = store;
-      const rows = store.syncTags(cfg.tags);
+      // The line's tags first (their indexes are the config's), then the series of its waveforms.
+      const stored = seriesTags(cfg.tags);
+      const rows = store.syncTags(stored);
       const staleAfter = stalenessLimits(cfg);
-      const tagStates = cfg.tags.map((t) => {
+      const tagStates = stored.map((t) => {
         const row = rows.get(t.name)!;
-        return { id: row.id, name: t.name, machineId: t.machine, deadband: t.deadband };
+        return { id: row.id, name: t.name, machineId: t.machine, deadband: "deadband" in t ? t.deadband : 0 };
       });
       this.writer = await this.#startComponent(
         new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")),
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       await this.#startComponent(new ClockWatch(store, this.#log));
+      if (cfg.tags.some((t) => t.waveform !== undefined))
+        await this.#startComponent(new WaveformProcessor(cfg.tags, this.writer, store, this.#log));
       new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
       const safety = await this.#startComponent(new SafetyMonitor(cfg, this.writer, store, this.#log));
       if (cfg.sync !== undefined) {

@@ -24,6 +24,7 @@ import {
   windowOfModel,
   windowSettings,
 } from "../preprocess/features.js";
+import { seriesTags } from "../preprocess/waveform.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { activeAlerts, applyModelAlert } from "../store/alerts.js";
 import { insertAnomalyScore } from "../store/anomalyScores.js";
@@ -197,7 +198,7 @@ export class BaselineMonitor implements Component {
     if (this.#ticking || this.#stopping) return [];
     this.#ticking = true;
     try {
-      this.#source ??= new StoreSeries(this.#deps.store.db, this.#deps.line.tags);
+      this.#source ??= new StoreSeries(this.#deps.store.db, seriesTags(this.#deps.line.tags));
       const out: AnomalyAssessment[] = [];
       for (const m of this.#deps.line.machines) {
         const loaded = this.#models.get(m.id);
@@ -268,7 +269,7 @@ export class BaselineMonitor implements Component {
   }
 
   #reasons(machine: number, b: Loaded, values: Float32Array, deviations: Float64Array): AnomalyReason[] {
-    const tags = this.#deps.line.tags.filter((t) => t.machine === machine);
+    const tags = seriesTags(this.#deps.line.tags).filter((t) => t.machine === machine);
     const order = [...deviations.keys()]
       .filter((i) => deviations[i]! > 0 || deviations[i]! < 0)
       .sort((x, y) => Math.abs(deviations[y]!) - Math.abs(deviations[x]!))
@@ -344,7 +345,7 @@ export class BaselineMonitor implements Component {
     if (this.#learning !== undefined || (this.#nextAttempt.get(machine) ?? 0) > now) return;
     const line = this.#deps.line;
     const features = baselineFeatures(
-      line.tags.filter((t) => t.machine === machine),
+      seriesTags(line.tags).filter((t) => t.machine === machine),
       this.#cfg.baseline?.features,
     );
     if (features.length === 0) {
@@ -374,7 +375,7 @@ export class BaselineMonitor implements Component {
       machine,
       features,
       window: windowSettings(this.#cfg.window),
-      tags: line.tags,
+      tags: seriesTags(line.tags),
       running: this.#running,
       fromTs: range.from,
       settings: this.#settings,

@@ -23,6 +23,7 @@ import {
   windowOfModel,
   windowSettings,
 } from "../preprocess/features.js";
+import { seriesTags } from "../preprocess/waveform.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { activeAlerts, applyModelAlert } from "../store/alerts.js";
 import type { Store } from "../store/store.js";
@@ -227,7 +228,7 @@ export class Predictor implements Component {
     const started = performance.now();
     try {
       // Tags and statements once per daemon life, not per tick: the config's tags do not change.
-      this.#source ??= new StoreSeries(this.#deps.store.db, this.#deps.line.tags);
+      this.#source ??= new StoreSeries(this.#deps.store.db, seriesTags(this.#deps.line.tags));
       const source = this.#source;
       // A machine without a tag for every feature the model declares is not scored (never a
       // silent zero): status and predict say which features it lacks.

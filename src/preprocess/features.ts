@@ -141,6 +141,10 @@ export interface FeatureTag {
   machine: number;
   role?: string | undefined;
   modelInput?: boolean | undefined;
+  /** A waveform tag: its own samples are block RMS values (preprocess/waveform.ts). */
+  waveform?: unknown;
+  /** A series computed from a waveform tag's blocks (`<tag>.kurtosis`, `<tag>.bpfo`, ...). */
+  derivedFrom?: string | undefined;
 }
 
 /**
@@ -168,7 +172,9 @@ export interface FeatureChoice {
 
 /**
  * The features one machine's tags give: per signal tag the window's mean, min, max, std, slope
- * and drift from its own baseline; vibration tags add RMS, crest factor and kurtosis; with
+ * and drift from its own baseline; vibration tags add RMS, crest factor and kurtosis; a waveform
+ * tag's derived series (preprocess/waveform.ts: peak, crest, kurtosis, bands, defect lines) are
+ * signals of their own; with
  * `includeAge`, running hours (when there is a counter) and hours since maintenance.
  */
 export function featuresFor(tags: readonly FeatureTag[], choice: FeatureChoice): string[] {
@@ -185,7 +191,11 @@ export function featuresFor(tags: readonly FeatureTag[], choice: FeatureChoice):
       continue;
     }
     for (const stat of ["mean", "min", "max", "std", "slope", "dev"]) out.push(`${key}_${stat}`);
-    if (isVibrationRole(key)) for (const stat of ["rms", "crest", "kurtosis"]) out.push(`${key}_${stat}`);
+    // RMS, crest and kurtosis of a sampled vibration level; a waveform tag has its block's own
+    // (its derived series), and those series are levels already.
+    const sampled = t.waveform === undefined && t.derivedFrom === undefined;
+    if (sampled && isVibrationRole(key))
+      for (const stat of ["rms", "crest", "kurtosis"]) out.push(`${key}_${stat}`);
   }
   if (choice.includeAge) out.push("hours_since_maintenance");
   return out;
@@ -199,6 +209,7 @@ export class StoreSeries {
   readonly #db: Db;
   readonly #tags = new Map<number, Map<string, number>>();
   readonly #reader: SeriesReader;
+  readonly #hours = new Map<number, Map<number, { sum: number; count: number }>>();
 
   constructor(db: Db, configured?: readonly FeatureTag[]) {
     this.#db = db;
@@ -241,6 +252,39 @@ export class StoreSeries {
     return this.#reader.series(id, fromTs, toTs);
   }
 
+  /**
+   * The mean of a key's good samples over the `hours` whole clock hours before the hour holding
+   * `atTs` (NaN when none). Each hour's sum and count is read once and kept while a later call can
+   * still use it: windows move forward an hour at a time (training, the daemon's ticks), so a
+   * window costs one hour's samples per tag instead of a day's.
+   */
+  hourlyMean(machine: number, key: Role, atTs: number, hours: number): number {
+    const id = this.#tags.get(machine)?.get(key);
+    if (id === undefined) return Number.NaN;
+    let cache = this.#hours.get(id);
+    if (cache === undefined) {
+      cache = new Map();
+      this.#hours.set(id, cache);
+    }
+    const last = Math.floor(atTs / HOUR_MS) - 1;
+    const first = last - hours + 1;
+    let sum = 0;
+    let count = 0;
+    for (let h = first; h <= last; h++) {
+      let bucket = cache.get(h);
+      if (bucket === undefined) {
+        bucket = this.#reader.sumCount(id, h * HOUR_MS, (h + 1) * HOUR_MS);
+        cache.set(h, bucket);
+      }
+      sum += bucket.sum;
+      count += bucket.count;
+    }
+    // Hours before this span are not needed again by windows that move forward; a window that
+    // goes back re-reads them.
+    for (const h of cache.keys()) if (h < first) cache.delete(h);
+    return count === 0 ? Number.NaN : sum / count;
+  }
+
   latest(machine: number, key: Role, atTs: number): number {
     const id = this.#tags.get(machine)?.get(key);
     return id === undefined ? Number.NaN : this.#reader.latest(id, atTs);
@@ -255,6 +299,8 @@ export class StoreSeries {
     return this.#db;
   }
 }
+
+const HOUR_MS = 3_600_000;
 
 const plans = new WeakMap<readonly string[], Parsed[]>();
 
@@ -309,6 +355,20 @@ export function extractFeatures(
     summaries.set(id, s);
     return s;
   };
+  // `dev`'s reference is the mean of the good samples of the `baselineH` whole hours before the
+  // window's hour, from hourly sums: putting a day of samples on a grid per window made a year's
+  // training take days (550 ms a window for 50 tags at 10 s). Over a day, a few spikes barely move
+  // a mean, so the grid's outlier filter is not missed.
+  const baselineHours = Math.max(1, Math.round(settings.baselineMs / HOUR_MS));
+  const baselineMeans = new Map<string, number>();
+  const baselineMean = (key: string): number => {
+    let m = baselineMeans.get(key);
+    if (m === undefined) {
+      m = source.hourlyMean(machine, key, endTs, baselineHours);
+      baselineMeans.set(key, m);
+    }
+    return m;
+  };
   for (let i = 0; i < plan.length; i++) {
     const p = plan[i]!;
     if (p.stat === "since_maintenance") {
@@ -326,11 +386,7 @@ export function extractFeatures(
     }
     const s = stats(p.key, p.spanMs);
     values[i] =
-      p.stat === "slope"
-        ? s.slopePerHour
-        : p.stat === "dev"
-          ? s.mean - stats(p.key, settings.baselineMs).mean
-          : s[p.stat];
+      p.stat === "slope" ? s.slopePerHour : p.stat === "dev" ? s.mean - baselineMean(p.key) : s[p.stat];
   }
   return { machine, ts: endTs, values, complete, missing, outliers, filled };
 }

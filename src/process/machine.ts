@@ -309,8 +309,10 @@ export class MachineModel {
 
   /**
    * Draws one vibration block into `waveform`: shaft rotation, its harmonic, the outer-race
-   * bearing-defect frequency (BPFO = 3.58 x shaft, amplitude growing with wear) and broadband
-   * noise, in mm/s.
+   * bearing defect (BPFO = 3.58 x shaft, amplitude growing with wear) and broadband noise, in
+   * mm/s. Half the defect's energy is a line at BPFO, half a train of impacts at BPFO ringing a
+   * structural resonance at 0.3 x the sample rate, which is what an envelope spectrum finds on a
+   * real bearing. The impacts' amplitude is set so the block's RMS stays the closed-form one.
    */
   fillWaveform(): Float64Array {
     const r = this.#random;
@@ -319,12 +321,20 @@ export class MachineModel {
     const [a1, a2, ad] = this.#amplitudes();
     const phase = r() * 2 * Math.PI;
     const w = this.waveform;
+    const period = defectHz > 0 ? 1 / defectHz : Number.POSITIVE_INFINITY;
+    const tau = period / 6;
+    // Mean square of a burst train A exp(-u/tau) sin(wt) is A^2 (tau / 4T) (1 - exp(-2T/tau)); the
+    // line's is ad^2 / 4: both are half the defect's ad^2 / 2.
+    const line = ad * Math.SQRT1_2;
+    const impact = defectHz > 0 ? ad * Math.sqrt(period / tau / (1 - Math.exp(-12))) : 0;
+    const resonanceHz = 0.3 * this.waveformRateHz;
     for (let i = 0; i < w.length; i++) {
       const t = i / this.waveformRateHz;
       w[i] =
         a1 * Math.sin(2 * Math.PI * shaftHz * t + phase) +
         a2 * Math.sin(4 * Math.PI * shaftHz * t + phase) +
-        ad * Math.sin(2 * Math.PI * defectHz * t) +
+        line * Math.sin(2 * Math.PI * defectHz * t) +
+        impact * Math.exp(-(t % period) / tau) * Math.sin(2 * Math.PI * resonanceHz * t) +
         (r() - 0.5) * 0.3;
     }
     return w;

@@ -273,6 +273,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE plant_commands_by_sender RENAME TO plant_commands;
     `,
   },
+  {
+    version: 8,
+    description: "raw waveform blocks",
+    sql: `
+      -- A waveform tag's features are samples like any other; a raw block is kept now and then
+      -- (waveform.keepEveryMs) so a technician can look at the spectrum behind them.
+      CREATE TABLE waveform_blocks (
+        id INTEGER PRIMARY KEY,
+        tag_id INTEGER NOT NULL REFERENCES tags(id),
+        ts INTEGER NOT NULL,
+        rate_hz REAL NOT NULL,
+        samples BLOB NOT NULL
+      );
+      CREATE INDEX waveform_blocks_by_tag ON waveform_blocks (tag_id, ts);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -34,6 +34,8 @@ export interface SampleWriterOptions {
 }
 
 export type SampleListener = (tagIndex: number, ts: number, value: number, status: number) => void;
+/** A Good waveform block, in engineering units; valid only during the call (the buffer is reused). */
+export type BlockListener = (tagIndex: number, ts: number, block: Float64Array) => void;
 
 export class SampleWriter implements Component {
   readonly name = "sampleWriter";
@@ -64,6 +66,7 @@ export class SampleWriter implements Component {
   readonly #multiArgs: (number | null)[];
   #listeners: SampleListener[] = [];
   #readingListeners: SampleListener[] = [];
+  #blockListeners: BlockListener[] = [];
 
   // Counters for health and bench.
   accepted = 0;
@@ -125,6 +128,33 @@ export class SampleWriter implements Component {
     return () => {
       this.#readingListeners = this.#readingListeners.filter((l) => l !== listener);
     };
+  }
+
+  /** Called for every Good waveform block (preprocess/waveform.ts turns it into its series). */
+  onBlock(listener: BlockListener): void {
+    this.#blockListeners.push(listener);
+  }
+
+  /**
+   * Takes one Good waveform block of a waveform tag (engineering units): the tag's own sample is
+   * the block's RMS about its mean, and the block goes to the block listeners. A Bad block is a
+   * Bad sample (`accept` with NaN), like any failed read.
+   */
+  acceptBlock(tagIndex: number, ts: number, block: Float64Array): boolean {
+    const n = block.length;
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += block[i]!;
+    mean /= n;
+    let m2 = 0;
+    for (let i = 0; i < n; i++) m2 += (block[i]! - mean) ** 2;
+    const stored = this.accept(tagIndex, ts, Math.sqrt(m2 / n), 0);
+    for (let l = 0; l < this.#blockListeners.length; l++)
+      try {
+        this.#blockListeners[l]!(tagIndex, ts, block);
+      } catch (error) {
+        this.#listenerFailed(error);
+      }
+    return stored;
   }
 
   /** A throwing listener is counted and logged (the first, then every 1,000th); ingestion goes on. */

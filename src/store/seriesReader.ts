@@ -69,8 +69,12 @@ export class SeriesReader {
   readonly #range;
   readonly #before;
   readonly #maintenance;
+  readonly #sumCount;
 
   constructor(db: Db) {
+    this.#sumCount = db.prepare(
+      "SELECT sum(value) AS sum, count(value) AS count FROM sensor_data WHERE tag_id = ? AND ts >= ? AND ts < ?",
+    );
     this.#range = db.prepare(
       `SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1)
        UNION ALL SELECT ts, value FROM (SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts > ? AND ts <= ? ORDER BY ts)`,
@@ -94,6 +98,12 @@ export class SeriesReader {
       values[i] = row[1] ?? Number.NaN;
     }
     return { ts, values };
+  }
+
+  /** The sum and count of the good samples in [fromTs, toTs). */
+  sumCount(tagId: number, fromTs: number, toTs: number): { sum: number; count: number } {
+    const r = this.#sumCount.get(tagId, fromTs, toTs) as { sum: number | null; count: number };
+    return { sum: r.sum ?? 0, count: r.count };
   }
 
   /** The last good value at or before `atTs`, or NaN. */

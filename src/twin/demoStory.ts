@@ -27,6 +27,12 @@ export interface DemoStory {
   /** Every other machine's wear and running hours since its bearing was replaced. */
   otherWear: number;
   otherHours: number;
+  /**
+   * How fast every other machine's bearing wears against the twin's default (which is set for
+   * histories that hold failures, a bearing lasting days): a healthy, lubricated one wears slowly,
+   * so a baseline learned at the start of the day still fits it at the end.
+   */
+  otherWearRateFactor: number;
   /** Setpoints at the end of the history: hot, fast and at high pressure (outside the window). */
   setpoints: { speed: number; temperature: number; pressure: number };
 }
@@ -40,6 +46,7 @@ export function demoStory(config: LineConfig): DemoStory {
     wearRateFactor: 120,
     otherWear: 0.05,
     otherHours: 20,
+    otherWearRateFactor: 0.1,
     setpoints: { speed: 37, temperature: 197, pressure: 7.1 },
   };
 }
@@ -73,6 +80,7 @@ export async function prepareDemoLine(
   for (const [id, machine] of twin.machines) {
     const failing = id === story.failingMachine;
     machine.wear = failing ? story.failingWear : story.otherWear;
+    if (!failing) machine.faults.wearRateFactor = story.otherWearRateFactor;
     machine.runningHours = failing ? story.failingHours : story.otherHours;
     const replacedAt = historyStart - machine.runningHours * 3_600_000;
     store.insertMaintenanceRecord({
@@ -95,9 +103,13 @@ export async function prepareDemoLine(
   // Operators moved the setpoints every hour or two (which is what calibrates the twin); in the
   // last hour the line was pushed hot and fast.
   const operator = operatorChanges(twin, o.seed, intervalS, [1, 2]);
+  const waveforms = config.tags.flatMap((t) =>
+    t.waveform === undefined ? [] : [{ ...t, waveform: t.waveform }],
+  );
   const history = await backfill(store, twin, tags, {
     durationS: story.historyH * 3_600,
     intervalS,
+    waveforms,
     beforeStep(step) {
       if (step < steps - 60) return operator(step);
       if (step > steps - 60) return;

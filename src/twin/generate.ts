@@ -6,6 +6,8 @@
 import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { silentLogger } from "../common/logger.js";
 import { mulberry32 } from "../common/random.js";
+import { seriesTags, type WaveformSpec, type WaveformTag } from "../preprocess/waveform.js";
+import { WaveformProcessor } from "../preprocess/waveformProcessor.js";
 import { SIGNALS, type Signal } from "../process/machine.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
@@ -97,7 +99,8 @@ export async function generateHistory(o: GenerateOptions): Promise<GenerateSumma
     store = new Store({ path: o.out, synchronous: "NORMAL" }, silentLogger());
     store.open();
   }
-  const sink = store !== undefined ? await storeSink(store, tags) : csvSink(o.out, tags);
+  const sink =
+    store !== undefined ? await storeSink(store, twin, tags, [], o.intervalS) : csvSink(o.out, tags);
   const operator = o.varySetpoints === false ? undefined : operatorChanges(twin, o.seed, o.intervalS, [2, 8]);
   const summary = await record(twin, tags, sink, {
     steps: Math.floor(o.durationS / o.intervalS),
@@ -125,6 +128,11 @@ export interface RecordedTag {
   unit: string;
 }
 
+/** A waveform tag the recording writes: a block of the machine's vibration per step. */
+export interface RecordedWaveform extends WaveformTag {
+  waveform: WaveformSpec;
+}
+
 /**
  * Writes the hours before now into a line's own store, as its gateway would have buffered them:
  * the twin (whose clock must start `durationS` before now) is run forward and each tag recorded
@@ -135,9 +143,15 @@ export async function backfill(
   store: Store,
   twin: LineTwin,
   tags: readonly RecordedTag[],
-  o: { durationS: number; intervalS: number; beforeStep?: (step: number) => void },
+  o: {
+    durationS: number;
+    intervalS: number;
+    beforeStep?: (step: number) => void;
+    /** Waveform tags: a block per step, stored as its series the way the daemon stores them. */
+    waveforms?: readonly RecordedWaveform[];
+  },
 ): Promise<GenerateSummary> {
-  return record(twin, tags, await storeSink(store, tags), {
+  return record(twin, tags, await storeSink(store, twin, tags, o.waveforms ?? [], o.intervalS), {
     steps: Math.floor(o.durationS / o.intervalS),
     intervalS: o.intervalS,
     ...(o.beforeStep ? { beforeStep: o.beforeStep } : {}),
@@ -202,6 +216,8 @@ async function record(
       const tag = tags[i]!;
       sink.sample(i, ts, twin.machine(tag.machine).read(tag.signal));
     }
+    // After the scalars: a bearing's shaft speed tag then has this step's value.
+    sink.blocks?.(ts);
     summary.samples += tags.length;
     if (step % 1_000 === 0) o.onProgress?.(step * o.intervalS);
   }
@@ -212,20 +228,36 @@ async function record(
 
 interface Sink {
   sample(tagIndex: number, ts: number, value: number): void;
+  blocks?(ts: number): void;
   event(machineId: number, ts: number, kind: string, message: string, downtimeMin?: number): void;
   close(): Promise<void>;
 }
 
 /** Writes into an open store (left open: its owner closes it). */
-async function storeSink(store: Store, tags: readonly RecordedTag[]): Promise<Sink> {
-  const rows = store.syncTags(tags);
+async function storeSink(
+  store: Store,
+  twin: LineTwin,
+  tags: readonly RecordedTag[],
+  waveforms: readonly RecordedWaveform[],
+  intervalS: number,
+): Promise<Sink> {
+  const all = [...tags, ...seriesTags(waveforms)];
+  const rows = store.syncTags(all);
   const batchSize = 20_000;
   const writer = new SampleWriter(
     store,
-    tags.map((t) => ({ id: rows.get(t.name)!.id, name: t.name, machineId: t.machine, deadband: 0 })),
+    all.map((t) => ({ id: rows.get(t.name)!.id, name: t.name, machineId: t.machine, deadband: 0 })),
     { batchSize, flushIntervalMs: 60_000 },
     silentLogger(),
   );
+  const intervalMs = intervalS * 1000;
+  const processor = new WaveformProcessor(
+    [...tags, ...waveforms].map((t) => ({ ...t, intervalMs })),
+    writer,
+    store,
+    silentLogger(),
+  );
+  const waveformIndexes = waveforms.map((w) => writer.tagIndex(w.name));
   // Bulk load: building the (tag, time) index once at the end is several times faster than
   // keeping it up to date row by row. The schema is the same afterwards.
   const indexSql = (
@@ -235,12 +267,21 @@ async function storeSink(store: Store, tags: readonly RecordedTag[]): Promise<Si
   ).sql;
   store.db.exec("DROP INDEX sensor_data_tag_ts");
   await writer.start();
+  await processor.start();
   const started = new Map<number, number>();
   let workOrders = 0;
   return {
     sample(tagIndex, ts, value) {
       // accept() commits a full batch itself; a refused sample would be a lost one, so say so.
       if (!writer.accept(tagIndex, ts, value, 0)) throw new Error(`the store ${store.path} refused samples`);
+    },
+    blocks(ts) {
+      for (let i = 0; i < waveforms.length; i++) {
+        const w = waveforms[i]!;
+        const block = twin.machine(w.machine).fillWaveform();
+        if (!writer.acceptBlock(waveformIndexes[i]!, ts, block))
+          throw new Error(`the store ${store.path} refused samples`);
+      }
     },
     event(machineId, ts, kind, message, downtimeMin) {
       store.insertMachineEvent({ machineId, ts, kind: kind === "failure" ? "fault" : kind, message });
@@ -260,6 +301,7 @@ async function storeSink(store: Store, tags: readonly RecordedTag[]): Promise<Si
       }
     },
     async close() {
+      await processor.stop();
       await writer.stop();
       store.db.exec(indexSql);
     },

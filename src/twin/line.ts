@@ -21,6 +21,8 @@ export interface LineTwinOptions {
   /** Hours a failed machine stays down before the repair completes (0: until maintain()). */
   repairHours?: number;
   params?: Partial<ProcessParams> | ((machineId: number) => Partial<ProcessParams>);
+  /** The vibration block a machine's waveform sensor delivers (default 1,024 samples at 2,560 Hz). */
+  waveform?: (machineId: number) => { samples: number; rateHz: number } | undefined;
 }
 
 export class LineTwin {
@@ -36,7 +38,16 @@ export class LineTwin {
     this.#repairHours = options.repairHours ?? 4;
     for (const id of options.machineIds) {
       const params = typeof options.params === "function" ? options.params(id) : options.params;
-      this.machines.set(id, new MachineModel({ id, seed: options.seed, ...(params ? { params } : {}) }));
+      const w = options.waveform?.(id);
+      this.machines.set(
+        id,
+        new MachineModel({
+          id,
+          seed: options.seed,
+          ...(params ? { params } : {}),
+          ...(w ? { waveformSamples: w.samples, waveformRateHz: w.rateHz } : {}),
+        }),
+      );
     }
   }
 

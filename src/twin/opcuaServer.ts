@@ -13,6 +13,7 @@ import {
   SecurityPolicy,
   StatusCodes,
   Variant,
+  VariantArrayType,
 } from "node-opcua-client";
 import { OPCUAServer } from "node-opcua-server";
 import { getStatusCodeFromCode } from "node-opcua-status-code";
@@ -28,6 +29,8 @@ export interface ServedVariable {
   dataType: ServedDataType;
   /** NaN is served as BadSensorFailure (a failed sensor). */
   read(): number;
+  /** Present for a waveform: the variable is a one-dimensional array; undefined is a failed sensor. */
+  readBlock?(): Float32Array | undefined;
   /** Present for setpoints: a write from a client lands here. */
   write?(value: number): void;
 }
@@ -131,12 +134,26 @@ export class OpcuaPlcServer {
         nodeId: `s=${v.id}`,
         browseName: v.id,
         dataType: v.dataType,
+        ...(v.readBlock === undefined ? {} : { valueRank: 1, arrayDimensions: [0] }),
         minimumSamplingInterval: o.minimumSamplingIntervalMs ?? 50,
         accessLevel: v.write === undefined ? "CurrentRead" : "CurrentRead | CurrentWrite",
         userAccessLevel: v.write === undefined ? "CurrentRead" : "CurrentRead | CurrentWrite",
         value: {
           timestamped_get: () => {
             const status = this.#status.get(v.id);
+            if (v.readBlock !== undefined) {
+              const block = status === undefined ? v.readBlock() : undefined;
+              if (block === undefined)
+                return new DataValue({
+                  statusCode: getStatusCodeFromCode(status ?? BAD_SENSOR_FAILURE),
+                  sourceTimestamp: new Date(),
+                });
+              return new DataValue({
+                value: new Variant({ dataType, arrayType: VariantArrayType.Array, value: block }),
+                sourceTimestamp: new Date(),
+                serverTimestamp: new Date(),
+              });
+            }
             const raw = status === undefined ? v.read() : Number.NaN;
             if (status !== undefined || Number.isNaN(raw))
               return new DataValue({

@@ -15,7 +15,7 @@ import { resolveSecret } from "../config/secrets.js";
 import { decodeRegisters, encodeRegisters, registerCount } from "../connectors/modbus/codec.js";
 import { isSignal, SETPOINTS, type Setpoint, type Signal } from "../process/machine.js";
 import { type LineEvent, LineTwin } from "./line.js";
-import type { OpcuaPlcServer, ServedDataType } from "./opcuaServer.js";
+import type { OpcuaPlcServer, ServedDataType, ServedVariable } from "./opcuaServer.js";
 
 export type FaultSpec =
   | { kind: "wear-rate"; machine: number; factor: number }
@@ -79,15 +79,22 @@ export class SimPlc {
   readonly #opcua: OpcuaPlcServer[] = [];
   readonly #modbus: { server: ModbusServer; units: Map<number, ModbusUnit>; tags: TagConfig[] }[] = [];
   readonly events: LineEvent[] = [];
+  readonly #blocks = new Map<string, { tick: number; raw: Float64Array }>();
   #timer: NodeJS.Timeout | undefined;
   #ticks = 0;
 
   constructor(options: SimPlcOptions) {
     this.#options = options;
     this.#tags = options.config.tags.filter((t) => t.role !== undefined);
+    const waveformOf = (id: number) =>
+      options.config.tags.find((t) => t.machine === id && t.waveform)?.waveform;
     this.twin = new LineTwin({
       machineIds: options.config.machines.map((m) => m.id),
       seed: options.seed ?? 1,
+      waveform: (id) => {
+        const w = waveformOf(id);
+        return w === undefined ? undefined : { samples: w.length, rateHz: w.sampleRateHz };
+      },
       repairHours: options.repairHours ?? 4,
       ...(options.startTs !== undefined ? { startTs: options.startTs } : {}),
     });
@@ -123,6 +130,28 @@ export class SimPlc {
     // A spike: one tick in fifty reads four times the true value (a loose connector, EMI).
     if (fault === "spike" && this.#ticks % 50 === 0) return v * 4;
     return v;
+  }
+
+  /**
+   * A waveform tag's current block in raw PLC units, drawn afresh at most once per tick (so the
+   * requests of one Modbus poll read one block, as from a PLC's double buffer); NaN values for a
+   * dropped-out sensor.
+   */
+  block(tag: TagConfig): Float64Array {
+    let entry = this.#blocks.get(tag.name);
+    if (entry === undefined) {
+      entry = { tick: -1, raw: new Float64Array(tag.waveform!.length) };
+      this.#blocks.set(tag.name, entry);
+    }
+    if (entry.tick !== this.#ticks) {
+      entry.tick = this.#ticks;
+      const machine = this.twin.machine(tag.machine);
+      const w = machine.fillWaveform();
+      const dropped = this.#faults.get(tag.name) === "dropout";
+      for (let i = 0; i < entry.raw.length; i++)
+        entry.raw[i] = dropped ? Number.NaN : ((w[i % w.length] ?? 0) - tag.offset) / tag.scale;
+    }
+    return entry.raw;
   }
 
   async start(): Promise<void> {
@@ -183,7 +212,7 @@ export class SimPlc {
       connection.auth.type === "username"
         ? { [connection.auth.username]: resolveSecret(connection.auth.password) }
         : undefined;
-    const variables = tags.flatMap((tag) => {
+    const variables = tags.flatMap((tag): ServedVariable[] => {
       const id = /^ns=1;s=(.+)$/.exec(tag.nodeId ?? "")?.[1];
       if (id === undefined) {
         this.#options.log?.warn(
@@ -194,6 +223,18 @@ export class SimPlc {
       }
       const setpoint =
         SETPOINTS.includes(tag.role as Setpoint) && tag.writable ? (tag.role as Setpoint) : undefined;
+      if (tag.waveform !== undefined)
+        return [
+          {
+            id,
+            dataType: "Float" as const,
+            read: () => 0,
+            readBlock: () => {
+              const b = this.block(tag);
+              return Number.isNaN(b[0]!) ? undefined : Float32Array.from(b);
+            },
+          },
+        ];
       return [
         {
           id,
@@ -322,6 +363,22 @@ export class SimPlc {
     for (const t of tags) {
       const m = t.modbus!;
       const u = units.get(m.unitId)!;
+      if (t.waveform !== undefined) {
+        const raw = this.block(t);
+        const width = registerCount(m.dataType);
+        const isFloat = m.dataType === "float32" || m.dataType === "float64";
+        for (let i = 0; i < raw.length; i++) {
+          const words = encodeRegisters(
+            isFloat ? raw[i]! : Math.round(raw[i]!),
+            m.dataType,
+            m.wordOrder,
+            m.byteOrder,
+          );
+          for (let k = 0; k < width; k++)
+            u[m.area as "holding" | "input"][m.address + i * width + k] = words[k]!;
+        }
+        continue;
+      }
       const v = this.value(t);
       // A failed analog input reads NaN, as many PLCs report it; an integer one answers with an
       // exception instead (see dropped()), which fails the whole request it is part of.

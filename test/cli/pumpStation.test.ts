@@ -31,7 +31,7 @@ test("a pump station learns each pump's normal without labels and alerts on the 
       throw new Error(`${error.message}; the demo printed:\n${demo.stdout()}\n${demo.stderr()}`);
     });
   await seen(
-    /\] tags +16\/16 Good · Pump 1: [\d.]+ %, [\d.]+ m3\/h, [\d.]+ mm\/s, [\d.]+ degC/,
+    /\] tags +18\/18 Good · Pump 1: [\d.]+ %, [\d.]+ m3\/h, [\d.]+ mm\/s, [\d.]+ degC/,
     "tags flowing",
   );
   const alert = await seen(

@@ -14,6 +14,7 @@ import {
   scoreOf,
 } from "../../maintenance/baseline.js";
 import { windowSettings } from "../../preprocess/features.js";
+import { seriesTags } from "../../preprocess/waveform.js";
 import { machineRange } from "../../store/seriesReader.js";
 import { openStoreForReading } from "../../store/store.js";
 import { parseInteger, parseNumber } from "../output.js";
@@ -97,7 +98,7 @@ export function register(program: Command): void {
           for (const machine of config.machines) {
             if (wanted !== undefined && !wanted.includes(machine.id)) continue;
             const features = baselineFeatures(
-              config.tags.filter((t) => t.machine === machine.id),
+              seriesTags(config.tags).filter((t) => t.machine === machine.id),
               m?.baseline?.features,
             );
             const range = machineRange(db, machine.id);
@@ -112,7 +113,7 @@ export function register(program: Command): void {
               machine: machine.id,
               features,
               window,
-              tags: config.tags,
+              tags: seriesTags(config.tags),
               running,
               fromTs: start,
               settings,
@@ -164,7 +165,7 @@ export function register(program: Command): void {
                   machine: machine.id,
                   features,
                   window,
-                  tags: config.tags,
+                  tags: seriesTags(config.tags),
                   running,
                   fromTs: end,
                   strideMin: settings.strideMin,

@@ -12,6 +12,7 @@ import { DEFAULT_ALERTS } from "../../maintenance/alertPolicy.js";
 import { buildDataset } from "../../maintenance/dataset.js";
 import { type TrainOptions, trainModel } from "../../maintenance/train.js";
 import { windowSettings } from "../../preprocess/features.js";
+import { seriesTags } from "../../preprocess/waveform.js";
 import { openStoreForReading } from "../../store/store.js";
 import { parseInteger, parseNumber } from "../output.js";
 
@@ -94,7 +95,7 @@ export function register(program: Command): void {
           config === undefined
             ? {}
             : {
-                tags: config.tags,
+                tags: seriesTags(config.tags),
                 running: runningStates(config.tags),
                 alerts: config.maintenance?.alerts ?? DEFAULT_ALERTS,
                 ...(config.maintenance !== undefined

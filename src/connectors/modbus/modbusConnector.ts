@@ -221,6 +221,7 @@ export class ModbusConnector implements Connector {
     if (client === undefined || !client.isOpen) return "disconnected";
     client.setID(block.unitId);
     const unit = this.#units.get(block.unitId)!;
+    if (block.waveform !== undefined) return this.#readWaveform(client, block, unit);
     try {
       let buffer: Buffer | undefined;
       let bits: boolean[] | undefined;
@@ -256,6 +257,47 @@ export class ModbusConnector implements Connector {
         else writer.accept(item.index, now, raw * item.tag.scale + item.tag.offset, STATUS.Good);
       }
       this.#stats.samples += block.items.length;
+      return "ok";
+    } catch (error) {
+      return this.#onReadError(block, unit, error);
+    }
+  }
+
+  /** A waveform block in requests of at most maxRegistersPerRead registers, whole values each. */
+  async #readWaveform(
+    client: Client,
+    block: ReadBlock,
+    unit: UnitState,
+  ): Promise<"ok" | "error" | "disconnected"> {
+    const item = block.items[0]!;
+    const tag = item.tag;
+    const m = tag.modbus!;
+    const out = block.waveform!;
+    const width = registerCount(m.dataType);
+    const perRead = Math.max(1, Math.floor(this.#cfg.maxRegistersPerRead / width));
+    try {
+      let failed = false;
+      for (let v = 0; v < out.length; v += perRead) {
+        const n = Math.min(perRead, out.length - v);
+        const address = block.start + v * width;
+        const r =
+          block.area === "holding"
+            ? await client.readHoldingRegisters(address, n * width)
+            : await client.readInputRegisters(address, n * width);
+        this.reads++;
+        this.registersRead += n * width;
+        for (let j = 0; j < n; j++) {
+          const raw = decodeRegisters(r.buffer, j * width * 2, m.dataType, m.wordOrder, m.byteOrder, m.bit);
+          if (Number.isNaN(raw)) failed = true;
+          out[v + j] = raw * tag.scale + tag.offset;
+        }
+      }
+      unit.deadForMs = 0;
+      const now = Date.now();
+      // A NaN anywhere is a failed sensor: the block's features would be NaN, so it is one Bad sample.
+      if (failed) this.#deps.writer.accept(item.index, now, Number.NaN, STATUS.BadSensorFailure);
+      else this.#deps.writer.acceptBlock(item.index, now, out);
+      this.#stats.samples++;
       return "ok";
     } catch (error) {
       return this.#onReadError(block, unit, error);
@@ -322,6 +364,8 @@ export class ModbusConnector implements Connector {
 
   async read(tagName: string): Promise<number> {
     const { tag, m } = this.#tagOf(tagName);
+    if (tag.waveform !== undefined)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName} is a waveform, not one value`);
     return this.#exclusive(async () => {
       const client = this.#clientFor(m.unitId);
       let raw: number;

@@ -26,6 +26,8 @@ export interface ReadBlock {
   items: ReadItem[];
   /** When the block is next due (ms since epoch); owned by the poll loop. */
   due: number;
+  /** A waveform tag's block of `modbus.count` values, decoded here (reused: no allocation per poll). */
+  waveform?: Float64Array;
 }
 
 export function planReads(
@@ -34,15 +36,31 @@ export function planReads(
   maxGapRegisters: number,
 ): ReadBlock[] {
   const groups = new Map<string, { tag: TagConfig; index: number }[]>();
+  const blocks: ReadBlock[] = [];
   for (const t of tags) {
     const m = t.tag.modbus;
     if (m === undefined) continue;
+    if (t.tag.waveform !== undefined) {
+      // A waveform is read on its own, in as many requests as its registers need, one after the
+      // other (the PLC double-buffers the block; coalescing it with scalars gains nothing).
+      const count = m.count * registerCount(m.dataType);
+      blocks.push({
+        unitId: m.unitId,
+        area: m.area,
+        start: m.address,
+        count,
+        intervalMs: t.tag.intervalMs,
+        items: [{ tag: t.tag, index: t.index, offset: 0 }],
+        due: 0,
+        waveform: new Float64Array(m.count),
+      });
+      continue;
+    }
     const key = `${m.unitId}/${m.area}/${t.tag.intervalMs}`;
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [t]);
     else group.push(t);
   }
-  const blocks: ReadBlock[] = [];
   for (const group of groups.values()) {
     group.sort((a, b) => a.tag.modbus!.address - b.tag.modbus!.address);
     const first = group[0]!.tag;

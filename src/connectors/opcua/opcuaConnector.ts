@@ -39,7 +39,7 @@ import { type Connector, ConnectorStats, type WriteResult } from "../connector.j
 import { STATUS, statusName } from "../quality.js";
 import { routeNodeOpcuaLogs } from "./library.js";
 import { applicationUriOf, Pki, pkiDirOf } from "./pki.js";
-import { BAD_TYPE_MISMATCH, sampleValue, variantFor } from "./values.js";
+import { BAD_TYPE_MISMATCH, blockValue, sampleValue, variantFor } from "./values.js";
 
 export interface OpcuaConnectorDeps {
   writer: SampleWriter;
@@ -245,9 +245,23 @@ export class OpcuaConnector implements Connector {
     const writer = this.#deps.writer;
     const indexes = group.indexes;
     const tags = group.tags;
+    // One reused buffer per waveform tag: a block is copied, scaled and handed on, never kept.
+    const blocks = tags.map((t) =>
+      t.waveform === undefined ? undefined : new Float64Array(t.waveform.length),
+    );
     items.on("changed", (_item: unknown, dataValue: DataValue, i: number) => {
       const tag = tags[i]!;
       const status = dataValue.statusCode.value;
+      const block = blocks[i];
+      if (block !== undefined) {
+        const ts = dataValue.sourceTimestamp?.getTime() ?? dataValue.serverTimestamp?.getTime() ?? Date.now();
+        const quality =
+          status >>> 30 === 2 ? status : blockValue(dataValue.value, block, tag.scale, tag.offset);
+        if (quality === 0) writer.acceptBlock(indexes[i]!, ts, block);
+        else writer.accept(indexes[i]!, ts, Number.NaN, quality);
+        this.#stats.samples++;
+        return;
+      }
       let value = sampleValue(dataValue.value);
       let quality = status;
       if (Number.isNaN(value) && status >>> 30 !== 2) quality = BAD_TYPE_MISMATCH;
@@ -345,6 +359,8 @@ export class OpcuaConnector implements Connector {
     const tag = this.#tags.find((t) => t.name === tagName);
     if (tag === undefined || tag.nodeId === undefined)
       throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} has no tag ${tagName}`);
+    if (tag.waveform !== undefined)
+      throw new LinepilotError("LP_ERR_CONNECTOR", `tag ${tagName} is a waveform, not one value`);
     const live = this.#live;
     if (live === undefined) throw new LinepilotError("LP_ERR_CONNECTOR", `${this.name} is not connected`);
     const dv = await live.session.read({ nodeId: tag.nodeId, attributeId: AttributeIds.Value });

@@ -1,6 +1,7 @@
 /**
  * OPC UA values to and from the store's one number per sample. Tags are scalars (speeds,
- * temperatures, counters, states); anything else is kept as a Bad sample, never guessed at.
+ * temperatures, counters, states) or, for waveform tags, one-dimensional numeric arrays;
+ * anything else is kept as a Bad sample, never guessed at.
  */
 import { DataType, Variant, VariantArrayType, type Variant as VariantType } from "node-opcua-client";
 import { LinepilotError } from "../../common/errors.js";
@@ -77,3 +78,28 @@ export function variantFor(
       : rounded;
   return { variant: new Variant({ dataType, value }), written: rounded };
 }
+
+/**
+ * Copies a waveform array variant into `out` (engineering units: raw * scale + offset). Returns
+ * the OPC UA status of the block: Good, BadTypeMismatch when the node holds no numeric array of at
+ * least `out.length` values, BadSensorFailure when a value is NaN.
+ */
+export function blockValue(
+  variant: VariantType | null | undefined,
+  out: Float64Array,
+  scale: number,
+  offset: number,
+): number {
+  if (variant == null || variant.arrayType !== VariantArrayType.Array) return BAD_TYPE_MISMATCH;
+  const v = variant.value as ArrayLike<unknown> | null;
+  if (v == null || v.length < out.length || typeof v[0] !== "number") return BAD_TYPE_MISMATCH;
+  const values = v as ArrayLike<number>;
+  for (let i = 0; i < out.length; i++) {
+    const x = values[i]!;
+    if (Number.isNaN(x)) return BAD_SENSOR_FAILURE;
+    out[i] = x * scale + offset;
+  }
+  return 0;
+}
+
+const BAD_SENSOR_FAILURE = 0x808d0000;

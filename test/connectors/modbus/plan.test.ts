@@ -16,7 +16,7 @@ function tag(
     machine: 1,
     unit: "",
     connection: "c",
-    modbus: { unitId, area, address, dataType, wordOrder: "big", byteOrder: "big" },
+    modbus: { unitId, area, address, dataType, wordOrder: "big", byteOrder: "big", count: 1 },
     intervalMs,
     queueSize: 10,
     deadband: 0,
