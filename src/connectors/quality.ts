@@ -13,6 +13,7 @@ export const STATUS = {
   BadDeviceFailure: 0x808b0000,
   BadSensorFailure: 0x808d0000,
   BadOutOfRange: 0x803c0000,
+  BadNodeIdUnknown: 0x80340000,
   BadWaitingForInitialData: 0x80320000,
 } as const;
 

@@ -8,7 +8,7 @@
  * Parameters a window cannot inform (too few windows, no spread) keep their defaults, and the
  * result says which were fitted and how well (R^2).
  */
-import { Matrix, solve } from "ml-matrix";
+import { Matrix, SingularValueDecomposition, solve } from "ml-matrix";
 import { roleOf } from "../line/vocabulary.js";
 import { listTags } from "../store/seriesReader.js";
 import type { Db } from "../store/store.js";
@@ -19,6 +19,8 @@ export interface Calibration {
   machines: number[];
   windows: number;
   fitted: { rate?: number; scrap?: number; power?: number; wear?: number };
+  /** Terms the history could not identify (no spread in what drives them): their defaults are kept. */
+  kept: string[];
   /** Latest known state per machine: setpoints, vibration, running hours. */
   latest: Map<number, Partial<Record<Signal, number>>>;
   from: number | null;
@@ -167,10 +169,11 @@ export function calibrate(
 
   const params: ProcessParams = { ...DEFAULT_PARAMS };
   const fitted: Calibration["fitted"] = {};
+  const kept: string[] = [];
   if (windows.length >= 8) {
     fitRate(windows, params, fitted);
-    fitScrap(windows, params, fitted);
-    fitPower(windows, params, fitted, ambient);
+    fitScrap(windows, params, fitted, kept);
+    fitPower(windows, params, fitted, ambient, kept);
     if (hoursBetweenFailures.length >= 2) {
       const meanHours = hoursBetweenFailures.reduce((a, b) => a + b, 0) / hoursBetweenFailures.length;
       const meanLoad = windows.reduce((a, w) => a + w.loadFactor, 0) / windows.length;
@@ -178,7 +181,16 @@ export function calibrate(
       fitted.wear = hoursBetweenFailures.length;
     }
   }
-  return { params, machines: [...perMachine.keys()], windows: windows.length, fitted, latest, from, to };
+  return {
+    params,
+    machines: [...perMachine.keys()],
+    windows: windows.length,
+    fitted,
+    kept,
+    latest,
+    from,
+    to,
+  };
 }
 
 function rSquared(y: number[], predicted: number[]): number {
@@ -215,11 +227,43 @@ function fitRate(windows: Window[], params: ProcessParams, fitted: Calibration["
   );
 }
 
-function leastSquares(rows: number[][], y: number[]): number[] {
-  return solve(new Matrix(rows), Matrix.columnVector(y)).to1DArray();
+/**
+ * Least squares on the columns the data can identify: a history where the speed never changed
+ * cannot tell a speed term from the constant. Columns are taken in order while they add rank (the
+ * first is the constant); the others keep their `defaults`, whose effect is taken out of `y`
+ * first. Returns every coefficient and which were fitted.
+ */
+function leastSquares(rows: number[][], y: number[], defaults: number[]): { c: number[]; fitted: boolean[] } {
+  const columns = defaults.length;
+  const chosen: number[] = [];
+  for (let j = 0; j < columns; j++) {
+    const trial = [...chosen, j];
+    const m = new Matrix(rows.map((r) => trial.map((k) => r[k]!)));
+    if (new SingularValueDecomposition(m, { autoTranspose: true }).rank === trial.length) chosen.push(j);
+  }
+  const fitted = defaults.map((_, j) => chosen.includes(j));
+  const residual = y.map(
+    (v, i) => v - defaults.reduce((a, d, j) => (fitted[j] ? a : a + d * rows[i]![j]!), 0),
+  );
+  const c = [...defaults];
+  if (chosen.length > 0) {
+    const solved = solve(
+      new Matrix(rows.map((r) => chosen.map((k) => r[k]!))),
+      Matrix.columnVector(residual),
+    ).to1DArray();
+    chosen.forEach((k, i) => {
+      c[k] = solved[i]!;
+    });
+  }
+  return { c, fitted };
 }
 
-function fitScrap(windows: Window[], params: ProcessParams, fitted: Calibration["fitted"]): void {
+function fitScrap(
+  windows: Window[],
+  params: ProcessParams,
+  fitted: Calibration["fitted"],
+  kept: string[],
+): void {
   const usable = windows.filter(
     (w) => !Number.isNaN(w.scrapFraction) && !Number.isNaN(w.temp) && !Number.isNaN(w.pressure),
   );
@@ -232,7 +276,14 @@ function fitScrap(windows: Window[], params: ProcessParams, fitted: Calibration[
     Math.max(0, w.speed - params.speedLimit) ** 2,
   ]);
   const y = usable.map((w) => w.scrapFraction);
-  const [b, t, p, s] = leastSquares(x, y).map((c) => Math.max(0, c));
+  const fit = leastSquares(x, y, [
+    params.scrapBase,
+    params.scrapTemp,
+    params.scrapPressure,
+    params.scrapSpeed,
+  ]);
+  kept.push(...["scrapBase", "scrapTemp", "scrapPressure", "scrapSpeed"].filter((_, i) => !fit.fitted[i]));
+  const [b, t, p, s] = fit.c.map((c) => Math.max(0, c));
   params.scrapBase = b!;
   params.scrapTemp = t!;
   params.scrapPressure = p!;
@@ -249,12 +300,15 @@ function fitPower(
   params: ProcessParams,
   fitted: Calibration["fitted"],
   ambient: number,
+  kept: string[],
 ): void {
   const usable = windows.filter((w) => !Number.isNaN(w.powerKw) && !Number.isNaN(w.temp));
   if (usable.length < 8) return;
   const x = usable.map((w) => [1, w.speed, w.speed ** 2, Math.max(0, w.temp - ambient)]);
   const y = usable.map((w) => w.powerKw);
-  const c = leastSquares(x, y);
+  const fit = leastSquares(x, y, [params.powerBase, params.powerSpeed, params.powerSpeed2, params.powerHeat]);
+  kept.push(...["powerBase", "powerSpeed", "powerSpeed2", "powerHeat"].filter((_, i) => !fit.fitted[i]));
+  const c = fit.c;
   [params.powerBase, params.powerSpeed, params.powerSpeed2, params.powerHeat] = c as [
     number,
     number,

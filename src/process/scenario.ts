@@ -92,7 +92,14 @@ export interface ScenarioResult {
     baseline_met: boolean;
   };
   recommendation: string;
-  calibration: { windows: number; fitted: Calibration["fitted"]; from: string | null; to: string | null };
+  calibration: {
+    windows: number;
+    fitted: Calibration["fitted"];
+    /** Terms the history could not identify, left at their defaults. */
+    defaults: string[];
+    from: string | null;
+    to: string | null;
+  };
 }
 
 /** What a stretch of simulated time produced. */
@@ -246,6 +253,7 @@ export function simulateScenario(
     calibration: {
       windows: calibration.windows,
       fitted: calibration.fitted,
+      defaults: calibration.kept,
       from: calibration.from === null ? null : new Date(calibration.from).toISOString(),
       to: calibration.to === null ? null : new Date(calibration.to).toISOString(),
     },

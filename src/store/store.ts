@@ -3,8 +3,17 @@
  * use the typed methods here (and the SampleWriter for telemetry), never raw SQL on the handle.
  */
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  statSync,
+} from "node:fs";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
@@ -103,8 +112,14 @@ export class Store implements Component {
   open(): void {
     if (this.#db !== undefined) return;
     try {
-      mkdirSync(dirname(this.#options.path), { recursive: true });
+      const fresh = prepareStoreFile(this.#options.path);
       const db = new Database(this.#options.path);
+      try {
+        if (!fresh) checkExistingStore(db, this.#options.path, this.#log);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
       // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets retention give
       // freed pages back to the file system without a full VACUUM that would block ingestion.
       if ((db.pragma("user_version", { simple: true }) as number) === 0)
@@ -293,7 +308,99 @@ export class Store implements Component {
  * Opens a store for reading by a tool (simulate, train) while the daemon may be writing it. A file
  * that is missing or is not a linepilot store is a usage error naming the file, not a SQLite trace.
  */
+const QUICK_CHECK_MAX_BYTES = 2 * 1024 ** 3;
+
+/** Kernel file systems: a store there cannot work, and a recursive mkdir under /proc never ends. */
+const KERNEL_FS = /^\/(proc|sys|dev)(\/|$)/;
+
+/**
+ * Makes the store's folder (0750) and file (0640) whatever the umask: telemetry and the audit are
+ * the plant's, not every local user's. Fails fast, with the path, where a store cannot be: a
+ * kernel file system, a parent that is a file, a folder or file this user cannot write. Returns
+ * whether the file is new.
+ */
+function prepareStoreFile(path: string): boolean {
+  const file = resolve(path);
+  if (KERNEL_FS.test(file))
+    throw new LinepilotError(
+      "LP_ERR_STORE",
+      `cannot open the store ${path}: ${dirname(file)} is a kernel file system, not a place for a database`,
+    );
+  // The folders to make, from the nearest existing ancestor down (one mkdir each, no recursion).
+  const missing: string[] = [];
+  let dir = dirname(file);
+  while (!existsSync(dir)) {
+    missing.unshift(dir);
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  if (!statSync(dir).isDirectory())
+    throw new LinepilotError("LP_ERR_STORE", `cannot open the store ${path}: ${dir} is a file, not a folder`);
+  for (const d of missing) {
+    mkdirSync(d, { mode: 0o750 });
+    chmodSync(d, 0o750);
+  }
+  if (existsSync(file)) {
+    try {
+      accessSync(file, constants.R_OK | constants.W_OK);
+    } catch {
+      throw new LinepilotError(
+        "LP_ERR_STORE",
+        `cannot open the store ${path}: the file is read-only for this user (mode ${(statSync(file).mode & 0o777).toString(8)}); the daemon writes to it`,
+      );
+    }
+    return false;
+  }
+  try {
+    accessSync(dirname(file), constants.W_OK);
+  } catch {
+    throw new LinepilotError(
+      "LP_ERR_STORE",
+      `cannot open the store ${path}: its folder ${dirname(file)} is not writable for this user`,
+    );
+  }
+  // SQLite gives its -wal and -shm files the main file's mode.
+  closeSync(openSync(file, "a", 0o640));
+  chmodSync(file, 0o640);
+  return true;
+}
+
+/** An existing file must be a sound linepilot store (or an empty one) before anything migrates it. */
+function checkExistingStore(db: Db, path: string, log: Logger): void {
+  const tables = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+  ).map((t) => t.name);
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version === 0 && tables.length > 0)
+    throw new LinepilotError(
+      "LP_ERR_STORE",
+      `${path} is another program's SQLite database (tables ${tables.slice(0, 5).join(", ")}${tables.length > 5 ? ", ..." : ""}), not a linepilot store: it is left as it is; give store.path a new file`,
+    );
+  // A damaged page found now is a clear error; found later it would be a failed insert mid-shift.
+  // quick_check reads every page: beyond a few GB it would hold the start past systemd's timeout.
+  const bytes = statSync(path).size;
+  if (bytes > QUICK_CHECK_MAX_BYTES) {
+    log.info(
+      { path, bytes },
+      "store integrity check skipped at start (large file); run PRAGMA quick_check offline",
+    );
+    return;
+  }
+  const check = db.pragma("quick_check(3)", { simple: false }) as { quick_check: string }[];
+  if (check[0]?.quick_check !== "ok")
+    throw new LinepilotError(
+      "LP_ERR_STORE",
+      `${path} is damaged (${check.map((c) => c.quick_check).join("; ")}): restore it from a backup, or move it aside to start an empty store`,
+    );
+}
+
 export function openStoreForReading(path: string): Db {
+  if (!existsSync(path))
+    throw new LinepilotError(
+      "LP_ERR_USAGE",
+      `the store ${path} does not exist yet: it is made when the line first runs (linepilot run or demo), or by linepilot import or generate`,
+    );
   let db: Db | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { chmodSync, closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
@@ -93,4 +94,74 @@ test("the database allows exactly one active model per name", (t) => {
   insert.run("pm", "2", sha, "fallback");
   insert.run("other", "1", sha, "active");
   assert.throws(() => insert.run("pm", "3", sha, "active"), /UNIQUE constraint failed/);
+});
+
+test("a store's folder is 0750 and its file 0640 whatever the umask; where a store cannot be, the start fails at once with the path", (t) => {
+  const dir = tempDir(t);
+  const old = process.umask(0);
+  try {
+    const store = openStore(join(dir, "a", "b", "line.db"));
+    store.close();
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(statSync(join(dir, "a")).mode & 0o777, 0o750);
+  assert.equal(statSync(join(dir, "a", "b")).mode & 0o777, 0o750);
+  assert.equal(statSync(join(dir, "a", "b", "line.db")).mode & 0o777, 0o640);
+  const refused = (path: string, pattern: RegExp) =>
+    assert.throws(
+      () => openStore(path),
+      (e: Error & { code?: string }) =>
+        e.code === "LP_ERR_STORE" && pattern.test(e.message) && e.message.includes(path),
+    );
+  // A recursive mkdir under /proc used to spin forever.
+  refused("/proc/linepilot/line.db", /kernel file system/);
+  writeFileSync(join(dir, "plain"), "x");
+  refused(join(dir, "plain", "line.db"), /is a file, not a folder/);
+});
+
+test("an existing file is checked before anything migrates it: another program's database and a damaged store are refused, and left as they are", (t) => {
+  const dir = tempDir(t);
+  const foreign = join(dir, "crm.db");
+  const raw = new Database(foreign);
+  raw.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+  raw.close();
+  const before = readFileSync(foreign);
+  assert.throws(
+    () => openStore(foreign),
+    (e: Error & { code?: string }) =>
+      e.code === "LP_ERR_STORE" && /another program's SQLite database \(tables customers\)/.test(e.message),
+  );
+  assert.deepEqual(readFileSync(foreign), before, "not migrated");
+
+  const damaged = join(dir, "line.db");
+  const store = openStore(damaged);
+  const tags = store.syncTags([{ name: "t", machine: 1, unit: "" }]);
+  const insert = store.db.prepare("INSERT INTO sensor_data (tag_id, ts, value, status) VALUES (?, ?, ?, 0)");
+  store.db.transaction(() => {
+    for (let i = 0; i < 20_000; i++) insert.run(tags.get("t")!.id, i, i);
+  })();
+  const pageSize = store.db.pragma("page_size", { simple: true }) as number;
+  store.close();
+  // Overwrite pages in the middle of the file, as a failing disk would.
+  const fd = openSync(damaged, "r+");
+  writeSync(fd, Buffer.alloc(pageSize * 4, 0xa5), 0, pageSize * 4, pageSize * 40);
+  closeSync(fd);
+  assert.throws(
+    () => openStore(damaged),
+    (e: Error & { code?: string }) =>
+      e.code === "LP_ERR_STORE" && e.message.includes(damaged) && /damaged|malformed/.test(e.message),
+  );
+});
+
+test("a store file this user cannot write is refused at start, naming the file", {
+  skip: process.getuid?.() === 0 ? "root writes any file" : false,
+}, (t) => {
+  const path = join(tempDir(t), "line.db");
+  openStore(path).close();
+  chmodSync(path, 0o440);
+  assert.throws(
+    () => openStore(path),
+    (e: Error & { code?: string }) => e.code === "LP_ERR_STORE" && /read-only for this user/.test(e.message),
+  );
 });

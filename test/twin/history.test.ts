@@ -196,5 +196,37 @@ test("linepilot generate (CSV) and linepilot simulate --json on a generated stor
   assert.match(notAStore.stderr, /press7\.csv is not a linepilot store/);
   const train = await runCliToEnd(["train", "--data", join(dir, "missing.db"), "--out", join(dir, "m.onnx")]);
   assert.equal(train.code, 2);
-  assert.match(train.stderr, /missing\.db is not a linepilot store/);
+  assert.match(train.stderr, /missing\.db does not exist yet/);
+});
+
+test("a what-if on a history whose setpoints never moved calibrates what it can and says which terms kept their defaults; a store not made yet is named as such", async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, "h.db");
+  const made = await runCliToEnd(["generate", "--machine", "7", "--duration", "6h", "--out", out]);
+  assert.equal(made.code, 0, made.stderr);
+  const r = await runCliToEnd(["simulate", "--data", out, "--scenario", "speed +15%"]);
+  assert.equal(r.code, 0, `it used to fail with "Matrix is rank deficient": ${r.stderr}`);
+  assert.match(
+    r.stdout,
+    /the history cannot identify (scrap|power)\w+(, \w+)* \(no spread in what drives them\): defaults kept/,
+  );
+  assert.match(r.stdout, /^=> /m);
+  const json = JSON.parse(
+    (await runCliToEnd(["simulate", "--data", out, "--scenario", "speed +15%", "--json"])).stdout,
+  ) as {
+    calibration: { defaults: string[] };
+  };
+  assert.ok(json.calibration.defaults.length > 0);
+  const missing = await runCliToEnd([
+    "simulate",
+    "--data",
+    join(dir, "none", "line.db"),
+    "--scenario",
+    "speed +15%",
+  ]);
+  assert.equal(missing.code, 2);
+  assert.match(
+    missing.stderr,
+    /the store .*none\/line\.db does not exist yet: it is made when the line first runs/,
+  );
 });

@@ -80,6 +80,12 @@ export function register(program: Command): void {
             console.log(
               `goal:    ${r.goal.pieces} in ${r.goal.hours} h: ${r.goal.met ? "met" : "missed"} (${r.goal.predicted_good} good; now ${r.goal.baseline_good})`,
             );
+          console.log(
+            `model:   calibrated on ${r.calibration.windows} windows of history` +
+              (r.calibration.defaults.length > 0
+                ? `; the history cannot identify ${r.calibration.defaults.join(", ")} (no spread in what drives them): defaults kept`
+                : ""),
+          );
           console.log(`=> ${r.recommendation}`);
         } finally {
           db.close();

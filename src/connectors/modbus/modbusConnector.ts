@@ -17,7 +17,11 @@ import { ConnectionEvents } from "../connectionEvents.js";
 import { type Connector, ConnectorStats, type WriteResult } from "../connector.js";
 import { STATUS } from "../quality.js";
 import { decodeRegisters, encodeRegisters, registerCount } from "./codec.js";
-import { planReads, type ReadBlock } from "./plan.js";
+import { planReads, type ReadBlock, splitBlock } from "./plan.js";
+
+/** Modbus exception codes: the address does not exist on the device; the value or count is not allowed. */
+const ILLEGAL_DATA_ADDRESS = 2;
+const ILLEGAL_DATA_VALUE = 3;
 
 // modbus-serial is CommonJS: under NodeNext its default export is the module object, whose
 // `default` property is the client class.
@@ -203,7 +207,7 @@ export class ModbusConnector implements Connector {
         continue;
       }
       const outcome = await this.#exclusive(() => this.#read(next));
-      next.due = Math.max(next.due + next.intervalMs, performance.now());
+      next.due = Math.max(next.due + next.intervalMs, performance.now(), next.retryAt ?? 0);
       if (outcome === "disconnected") return;
       if (this.#cfg.interRequestDelayMs > 0) await sleep(this.#cfg.interRequestDelayMs, signal);
     }
@@ -242,6 +246,11 @@ export class ModbusConnector implements Connector {
       this.reads++;
       this.registersRead += block.count;
       unit.deadForMs = 0;
+      if (block.refusedSince !== undefined) {
+        block.refusedSince = undefined;
+        block.refusedForMs = undefined;
+        block.retryAt = undefined;
+      }
       const now = Date.now();
       const writer = this.#deps.writer;
       for (let i = 0; i < block.items.length; i++) {
@@ -313,6 +322,31 @@ export class ModbusConnector implements Connector {
       // An exception response: the device answered, so the bus is fine; the request is wrong or the device is busy.
       unit.exceptions++;
       this.#stats.error(`${where}: exception ${e.modbusCode} (${message})`);
+      if (e.modbusCode === ILLEGAL_DATA_ADDRESS && block.items.length > 1 && block.waveform === undefined) {
+        // A hole inside a coalesced read: read the two halves on their own, now.
+        const i = this.#blocks.indexOf(block);
+        const halves = splitBlock(block);
+        if (i >= 0) this.#blocks.splice(i, 1, ...halves);
+        for (const h of halves) h.due = performance.now();
+        this.#log.info(
+          { unit: block.unitId, area: block.area, start: block.start, count: block.count },
+          "the device has no register somewhere in this read: reading it in parts",
+        );
+        return "error";
+      }
+      if (e.modbusCode === ILLEGAL_DATA_ADDRESS || e.modbusCode === ILLEGAL_DATA_VALUE) {
+        // The address (or count) does not exist on this device: it will not start to exist at
+        // the next poll, so it waits longer and longer (up to 10 min), and the rest is not held up.
+        block.refusedForMs = Math.min((block.refusedForMs ?? Math.max(5_000, block.intervalMs)) * 2, 600_000);
+        block.retryAt = performance.now() + block.refusedForMs;
+        block.refusedSince ??= now;
+        this.#badBlock(
+          block,
+          now,
+          e.modbusCode === ILLEGAL_DATA_ADDRESS ? STATUS.BadNodeIdUnknown : STATUS.BadOutOfRange,
+        );
+        return "error";
+      }
       this.#badBlock(block, now, STATUS.BadDeviceFailure);
       return "error";
     }
@@ -433,8 +467,18 @@ export class ModbusConnector implements Connector {
     const now = performance.now();
     for (const [id, u] of this.#units)
       units[id] = { dead: u.deadUntil > now, timeouts: u.timeouts, exceptions: u.exceptions };
+    const refused = this.#blocks.some((b) => b.refusedSince !== undefined);
+    const dead = [...this.#units.values()].some((u) => u.deadUntil > now);
     return {
-      state: this.#loop === undefined ? "stopped" : this.#connected ? "ok" : "down",
+      // Connected is not enough to be ok: a dead unit or a refused address leaves tags Bad.
+      state:
+        this.#loop === undefined
+          ? "stopped"
+          : !this.#connected
+            ? "down"
+            : refused || dead
+              ? "degraded"
+              : "ok",
       details: {
         protocol: this.protocol,
         target: this.#target(),
@@ -444,6 +488,15 @@ export class ModbusConnector implements Connector {
         registersRead: this.registersRead,
         readsPerPoll: this.#blocks.length,
         units,
+        refusedAddresses: this.#blocks
+          .filter((b) => b.refusedSince !== undefined)
+          .map((b) => ({
+            unit: b.unitId,
+            area: b.area,
+            address: b.start,
+            tags: b.items.map((i) => i.tag.name),
+            since: new Date(b.refusedSince!).toISOString(),
+          })),
       },
     };
   }

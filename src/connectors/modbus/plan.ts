@@ -26,6 +26,12 @@ export interface ReadBlock {
   items: ReadItem[];
   /** When the block is next due (ms since epoch); owned by the poll loop. */
   due: number;
+  /** A block refused as a whole address: not polled again before this (monotonic ms). */
+  retryAt?: number;
+  /** How long the refused address waits now (doubles while it stays refused). */
+  refusedForMs?: number;
+  /** Since when (epoch ms) the address has been refused. */
+  refusedSince?: number;
   /** A waveform tag's block of `modbus.count` values, decoded here (reused: no allocation per poll). */
   waveform?: Float64Array;
 }
@@ -96,4 +102,29 @@ export function planReads(
     }
   }
   return blocks;
+}
+
+/**
+ * A coalesced block the device refused with IllegalDataAddress (a hole it does not have inside
+ * the span): its items in two blocks, each spanning only its own items. A half refused again is
+ * split again, so the holes are learned in a few requests and every existing register is read.
+ */
+export function splitBlock(block: ReadBlock): [ReadBlock, ReadBlock] {
+  const half = Math.ceil(block.items.length / 2);
+  const part = (items: ReadItem[]): ReadBlock => {
+    const start = block.start + items[0]!.offset;
+    const last = items.at(-1)!;
+    const isBits = block.area === "coil" || block.area === "discrete";
+    const end = block.start + last.offset + (isBits ? 1 : registerCount(last.tag.modbus!.dataType));
+    return {
+      unitId: block.unitId,
+      area: block.area,
+      start,
+      count: end - start,
+      intervalMs: block.intervalMs,
+      items: items.map((i) => ({ ...i, offset: block.start + i.offset - start })),
+      due: block.due,
+    };
+  };
+  return [part(block.items.slice(0, half)), part(block.items.slice(half))];
 }

@@ -319,6 +319,18 @@ export class OpcuaConnector implements Connector {
       this.#stats.error(text);
       return new LinepilotError("LP_ERR_CONNECTOR", text);
     }
+    // A server that does not trust the client's certificate closes the secure channel during the
+    // handshake; node-opcua then only says the socket was closed.
+    if (
+      this.#cfg.securityMode !== "None" &&
+      /disconnected by third party|BadSecurityChecksFailed|BadCertificate|ECONNRESET/i.test(message)
+    ) {
+      const text =
+        `${this.#cfg.endpoint} did not accept linepilot's certificate (it closed the secure channel: ${message}); ` +
+        `trust ${this.pki.ownCertificateFile} on the server (it is usually in the server's rejected folder)`;
+      this.#stats.error(text);
+      return new LinepilotError("LP_ERR_CONNECTOR", text);
+    }
     this.#stats.error(`connect: ${message}`);
     return error instanceof Error ? error : new Error(message);
   }

@@ -127,6 +127,27 @@ function pemFiles(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
+const SHORT_NAMES: Record<string, string> = {
+  commonName: "CN",
+  organizationName: "O",
+  organizationalUnitName: "OU",
+  localityName: "L",
+  stateOrProvinceName: "ST",
+  countryName: "C",
+  domainComponent: "DC",
+};
+
+/**
+ * A certificate subject as an administrator reads it ("CN=plc1, O=acme"). node-opcua-crypto's
+ * subject object also carries the raw `entries` list, which is not a name part.
+ */
+export function subjectText(subject: Record<string, unknown>): string {
+  return Object.entries(subject)
+    .filter(([, v]) => typeof v === "string" || typeof v === "number")
+    .map(([k, v]) => `${SHORT_NAMES[k] ?? k}=${String(v)}`)
+    .join(", ");
+}
+
 function describe(file: string): CertificateInfo {
   const der = readCertificate(file);
   const info = exploreCertificate(der);
@@ -135,9 +156,7 @@ function describe(file: string): CertificateInfo {
   return {
     file,
     thumbprint: makeSHA1Thumbprint(der).toString("hex"),
-    subject: Object.entries(subject)
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join(", "),
+    subject: subjectText(subject as unknown as Record<string, unknown>),
     applicationUri: uri,
     validFrom: info.tbsCertificate.validity.notBefore.toISOString(),
     validTo: info.tbsCertificate.validity.notAfter.toISOString(),

@@ -37,11 +37,12 @@ async function checkIndependentServer(t: T, yaml: string) {
   assert.equal(latest("int32").value, -5);
   assert.equal(latest("scaled").value, 70);
   assert.equal(latest("pi").value, Math.PI);
-  // An exception response (illegal address) is a bad-quality sample and a counted error, not a crash.
-  assert.equal(latest("beyond_map").status, STATUS.BadDeviceFailure);
+  // An exception response (illegal address) is a bad-quality sample naming the cause and a counted
+  // error, not a crash; the connection is degraded while an address is refused.
+  assert.equal(latest("beyond_map").status, STATUS.BadNodeIdUnknown);
   assert.ok(Number.isNaN(latest("beyond_map").value));
   const health = connector.health();
-  assert.equal(health.state, "ok");
+  assert.equal(health.state, "degraded");
   assert.ok((health.details.errors as number) > 0);
   assert.match(String(health.details.lastError), /exception 2/);
   // Coalescing: the seven mapped tags (13 registers) are one read; the far one another.
@@ -164,4 +165,57 @@ test("a dead unit costs only its own timeout: the other units keep their poll ra
   const units = connector.health().details.units as Record<string, { dead: boolean; timeouts: number }>;
   assert.equal(units["3"]!.dead, true);
   assert.equal(units["1"]!.dead, false);
+});
+
+test("a device without some registers inside a coalesced read: the read is split until only the missing tag is Bad (BadNodeIdUnknown), and that address is backed off", async (t) => {
+  // Registers 48 and 53 exist; 50 does not (exception 2, IllegalDataAddress), nor does 70.
+  const asked = new Map<number, number>();
+  const server = new modbusSerial.ServerTCP(
+    {
+      getInputRegister: (addr: number, _unit: number, cb: (err: unknown, v?: number) => void) => {
+        asked.set(addr, (asked.get(addr) ?? 0) + 1);
+        if (addr === 50 || addr === 70) return cb({ modbusErrorCode: 2, msg: "no such register" });
+        cb(null, addr * 10);
+      },
+    } as never,
+    { host: "127.0.0.1", port: "0" as unknown as number, unitID: 255 },
+  );
+  await new Promise<void>((r) => server.on("initialized", () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of server.socks.keys()) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  const port = (server as unknown as { _server: { address(): { port: number } } })._server.address().port;
+  const tags = [48, 50, 53, 70]
+    .map(
+      (a) =>
+        `  - { name: r${a}, machine: 7, connection: plc, intervalMs: 50, modbus: { area: input, address: ${a} } }`,
+    )
+    .join("\n");
+  const { latest, connector } = await connect(t, lineYaml({ storePath: "x.db", plcPort: port, tags }));
+  await waitFor(
+    () => latest("r48").status === STATUS.Good && latest("r53").status === STATUS.Good,
+    5_000,
+    "48 and 53 read",
+  );
+  assert.equal(latest("r48").value, 480);
+  assert.equal(latest("r53").value, 530);
+  assert.equal(latest("r50").status, STATUS.BadNodeIdUnknown, "the missing register, named as such");
+  assert.equal(latest("r70").status, STATUS.BadNodeIdUnknown);
+  const before = asked.get(50)!;
+  const goodBefore = asked.get(48)!;
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.ok(asked.get(48)! - goodBefore >= 10, "the registers that exist keep their rate");
+  assert.ok(
+    asked.get(50)! - before <= 1,
+    `a refused address is backed off, asked ${asked.get(50)! - before} times in 1 s`,
+  );
+  const health = connector.health();
+  assert.equal(health.state, "degraded");
+  const refused = health.details.refusedAddresses as { address: number; tags: string[]; since: string }[];
+  assert.deepEqual(refused.flatMap((r) => r.tags).sort(), ["r50", "r70"]);
+  assert.ok(refused.every((r) => !Number.isNaN(Date.parse(r.since))));
 });

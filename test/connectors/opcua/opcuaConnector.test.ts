@@ -203,6 +203,12 @@ test("an untrusted server certificate is refused with the file to trust; `linepi
   assert.equal(rejected.length, 1);
   assert.ok(lastError.includes(join(pkiDir, "rejected", rejected[0]!)), lastError);
   assert.match(lastError, /linepilot pki trust [0-9a-f]{12} --config/);
+  assert.match(
+    lastError,
+    /subject (\w+=[^,()]+, )*CN=[^,()]+[,)]/,
+    "the subject as an administrator reads it",
+  );
+  assert.doesNotMatch(lastError, /object Object|entries=/);
   assert.ok(
     existsSync(join(pkiDir, "own", "certs", "client_certificate.pem")),
     "own certificate made at first start",
@@ -213,12 +219,44 @@ test("an untrusted server certificate is refused with the file to trust; `linepi
   const thumbprint = listed.connections[0]!.rejected[0]!.thumbprint;
   const trusted = await runCliToEnd(["pki", "trust", thumbprint.slice(0, 12), "--config", file]);
   assert.equal(trusted.code, 0, trusted.stderr);
-  assert.match(trusted.stdout, /trusted/);
+  assert.match(trusted.stdout, /^trusted (\w+=[^,]+, )*CN=/);
+  assert.doesNotMatch(trusted.stdout + list.stdout, /object Object|entries=/);
   assert.ok(existsSync(join(pkiDir, "trusted", "certs", basename(rejected[0]!))));
   await waitFor(() => connector.connected && latest("temp").ts > 0, 20_000, "connect after trust");
   const again = await runCliToEnd(["pki", "trust", "ffff", "--config", file]);
   assert.equal(again.code, 2, "nothing to trust is a usage error");
   assert.match(again.stderr, /no rejected certificate matches 'ffff'/);
+});
+
+test("a server that does not trust linepilot's certificate: the error says so and names the file to trust on the server", async (t) => {
+  const dir = tempDir(t);
+  const { server } = await startServer(t, dir, {
+    securityModes: ["SignAndEncrypt"],
+    acceptClientCertificates: false,
+  });
+  const pkiDir = join(dir, "pki");
+  const { Pki } = await import("../../../src/connectors/opcua/pki.js");
+  const pki = new Pki(pkiDir);
+  await pki.initialize("urn:test", "test-line");
+  await pki.dispose();
+  trustServer(server, pkiDir);
+  const yaml = opcuaYaml({
+    endpoint: server.endpointUrl,
+    pkiDir,
+    security: "securityMode: SignAndEncrypt\n    securityPolicy: Basic256Sha256",
+  });
+  const { connector } = await startConnector<OpcuaConnector>(t, yaml, dir);
+  const lastError = await waitFor(
+    () =>
+      /certificate/.test(String(connector.health().details.lastError)) &&
+      String(connector.health().details.lastError),
+    20_000,
+    "the refusal",
+  );
+  assert.equal(connector.connected, false);
+  assert.match(lastError, /did not accept linepilot's certificate/, lastError);
+  assert.ok(lastError.includes(join(pkiDir, "own", "certs", "client_certificate.pem")), lastError);
+  assert.doesNotMatch(lastError, /third party/);
 });
 
 test("OPC UA server restart mid-stream: the gap is bad quality and a connection event; the subscription comes back", async (t) => {
