@@ -289,6 +289,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX waveform_blocks_by_tag ON waveform_blocks (tag_id, ts);
     `,
   },
+  {
+    version: 9,
+    description: "outbox messages the broker refused",
+    sql: `
+      -- A message the broker refuses (an ACL, a size limit) is kept here with the reason, so the
+      -- queue behind it goes on and nothing is lost silently.
+      CREATE TABLE outbox_refused (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        class TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        refused_at INTEGER NOT NULL,
+        reason TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

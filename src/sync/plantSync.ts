@@ -14,6 +14,7 @@ import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, SyncConfig } from "../config/schema.js";
+import { keepRefused } from "../store/refusedMessages.js";
 import type { Store } from "../store/store.js";
 import { brokerOptions } from "./broker.js";
 import { PlantCommands } from "./commands.js";
@@ -64,6 +65,10 @@ export class PlantSync implements Component {
   readonly #inflight = new Set<number>();
   /** Sent but refused by the client (connection going down): never deleted, sent again after reconnect. */
   readonly #failed = new Set<number>();
+  /** When each refusal reason was last logged: one line per reason a minute, not one per message. */
+  readonly #refusalLogged = new Map<string, number>();
+  refused = 0;
+  lastRefusal: { topic: string; reason: string; at: string } | null = null;
   readonly #acked: number[] = [];
   published = 0;
   acknowledged = 0;
@@ -288,6 +293,10 @@ export class PlantSync implements Component {
     const intervalMs = 1000 / this.#cfg.drainRatePerSecond;
     // The rate limit runs on the monotonic clock: a wall clock stepped back must not hold the drain.
     let nextSendAt = performance.now();
+    // A broker that states its maximum packet size disconnects a client that sends more.
+    const maxPacket = (
+      client as unknown as { connackPacket?: { properties?: { maximumPacketSize?: number } } }
+    ).connackPacket?.properties?.maximumPacketSize;
     while (!signal.aborted && !isClosed()) {
       this.#removeAcknowledged(remove);
       const room = this.#cfg.inflight - this.#inflight.size;
@@ -305,29 +314,58 @@ export class PlantSync implements Component {
         if (wait > 0) await sleep(wait, signal);
         if (signal.aborted || isClosed()) break;
         nextSendAt = Math.max(nextSendAt + intervalMs, performance.now() - 1_000);
-        this.#inflight.add(row.id);
         this.#lastSentId = row.id;
+        const topic = `${this.prefix}/${row.topic}`;
+        const bytes = Buffer.byteLength(row.payload) + Buffer.byteLength(topic) + 16;
+        if (maxPacket !== undefined && bytes > maxPacket) {
+          this.#refuse(
+            row.id,
+            topic,
+            `${bytes} bytes, over the broker's maximum packet size of ${maxPacket}`,
+          );
+          continue;
+        }
+        this.#inflight.add(row.id);
         this.published++;
-        client.publish(
-          `${this.prefix}/${row.topic}`,
-          row.payload,
-          { qos: 1, retain: row.cls === "status" },
-          (error) => {
-            this.#inflight.delete(row.id);
-            if (error) {
-              this.#failed.add(row.id);
-              this.errors++;
-              this.lastError = `publish: ${errorMessage(error)}`;
-              return;
-            }
-            this.acknowledged++;
-            this.#acked.push(row.id);
-            if (this.#inflight.size < this.#cfg.inflight / 2) this.#wake?.();
-          },
-        );
+        client.publish(topic, row.payload, { qos: 1, retain: row.cls === "status" }, (error) => {
+          this.#inflight.delete(row.id);
+          const code = (error as { code?: unknown } | undefined)?.code;
+          if (error && typeof code === "number" && code >= 0x80) {
+            // The broker answered and refused this message (an ACL, a size limit): sending it
+            // again would be refused again, and holding it would hold every message behind it.
+            this.#refuse(row.id, topic, `${errorMessage(error)} (reason code 0x${code.toString(16)})`);
+            return;
+          }
+          if (error) {
+            this.#failed.add(row.id);
+            this.errors++;
+            this.lastError = `publish: ${errorMessage(error)}`;
+            return;
+          }
+          this.acknowledged++;
+          this.#acked.push(row.id);
+          if (this.#inflight.size < this.#cfg.inflight / 2) this.#wake?.();
+        });
       }
     }
     this.#removeAcknowledged(remove);
+  }
+
+  /** A message the broker will not take: kept with the reason, counted, logged, and let go. */
+  #refuse(id: number, topic: string, reason: string): void {
+    const now = Date.now();
+    keepRefused(this.#deps.store.db, id, reason, now);
+    this.refused++;
+    this.lastRefusal = { topic, reason, at: new Date(now).toISOString() };
+    this.#acked.push(id);
+    const key = reason.replace(/\d+ bytes/, "N bytes");
+    if (now - (this.#refusalLogged.get(key) ?? 0) >= 60_000) {
+      this.#refusalLogged.set(key, now);
+      this.#log.warn(
+        { topic, reason, refused: this.refused },
+        "the plant broker refused a message; it is kept in outbox_refused",
+      );
+    }
   }
 
   /**
@@ -381,6 +419,8 @@ export class PlantSync implements Component {
         published: this.published,
         acknowledged: this.acknowledged,
         droppedForCap: this.droppedForCap,
+        refusedByBroker: this.refused,
+        lastRefusal: this.lastRefusal,
         commands: {
           received: this.commands.received,
           refused: this.commands.refused,

@@ -127,6 +127,8 @@ export async function startMosquitto(
   t: { after(fn: () => Promise<void>): void },
   dir: string,
   tls?: { ca: string; cert: string; key: string },
+  /** More mosquitto.conf lines (an acl_file, a message_size_limit). */
+  extra: readonly string[] = [],
 ): Promise<Mosquitto> {
   const port = await freePort();
   const conf = join(dir, `mosquitto-${port}.conf`);
@@ -144,6 +146,7 @@ export async function startMosquitto(
     ...(tls
       ? [`cafile ${tls.ca}`, `certfile ${tls.cert}`, `keyfile ${tls.key}`, "require_certificate true"]
       : []),
+    ...extra,
   ];
   writeFileSync(conf, `${lines.join("\n")}\n`);
   let peer: Peer | undefined;

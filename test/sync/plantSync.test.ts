@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -7,6 +7,7 @@ import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { silentLogger } from "../../src/common/logger.js";
 import { parseConfig } from "../../src/config/load.js";
+import { refusedMessages } from "../../src/store/refusedMessages.js";
 import { Store } from "../../src/store/store.js";
 import { PlantCommands } from "../../src/sync/commands.js";
 import { jsonSchemaOf, MESSAGE_SCHEMAS, replySchema } from "../../src/sync/messages.js";
@@ -276,6 +277,67 @@ test("mosquitto stopped for a while and restarted, also mid-drain: nothing lost,
     `800 unique messages, have ${subscriber.ids("audit").size}`,
   );
   await waitFor(() => sync.outboxDepth() <= 1, 10_000, "outbox drained");
+});
+
+test("a broker that refuses a message (an ACL: reason 0x87) gets the refusal policy: kept with the reason, counted, and every later message still delivered and deleted", async (t) => {
+  const dir = tempDir(t);
+  // The line may publish its audit and status, not alerts; the plant reads everything.
+  const acl = join(dir, "acl");
+  writeFileSync(
+    acl,
+    [
+      `topic readwrite ${PREFIX}/audit`,
+      `topic readwrite ${PREFIX}/status`,
+      `topic readwrite ${PREFIX}/commands`,
+      `topic readwrite ${PREFIX}/replies`,
+      `topic read ${PREFIX}/#`,
+      "",
+    ].join("\n"),
+  );
+  const broker = await startMosquitto(t, dir, undefined, [`acl_file ${acl}`]);
+  const subscriber = await plant(t, broker.url);
+  const { store, sync } = await startSync(t, broker.url);
+  audit(store, 50);
+  for (let i = 0; i < 3; i++) store.enqueueOutbox("alert", "alerts", { alert: i });
+  audit(store, 50);
+  await waitFor(
+    () => subscriber.ids("audit").size === 100,
+    15_000,
+    "every audit message, also those after the refused ones",
+  );
+  await waitFor(() => sync.outboxDepth() === 0, 10_000, `the outbox emptied (depth ${sync.outboxDepth()})`);
+  const refused = refusedMessages(store.db);
+  assert.equal(refused.length, 3);
+  assert.ok(
+    refused.every((r) => r.topic === "alerts" && /Not authorized.*0x87/.test(r.reason)),
+    JSON.stringify(refused),
+  );
+  const health = sync.health().details as { refusedByBroker: number; lastRefusal: { reason: string } };
+  assert.equal(health.refusedByBroker, 3);
+  assert.match(health.lastRefusal.reason, /Not authorized/);
+  assert.equal(subscriber.ids("alerts").size, 0);
+});
+
+test("a message over the broker's maximum packet size is refused before sending (kept with the reason); the link goes on and stops", async (t) => {
+  const dir = tempDir(t);
+  const broker = await startMosquitto(t, dir, undefined, ["max_packet_size 4000"]);
+  const subscriber = await plant(t, broker.url);
+  const { store, sync } = await startSync(t, broker.url);
+  audit(store, 20);
+  store.enqueueOutbox("telemetry", "telemetry", { values: "x".repeat(20_000) });
+  audit(store, 20);
+  await waitFor(
+    () => subscriber.ids("audit").size === 40,
+    15_000,
+    "the audit messages on both sides of the big one",
+  );
+  await waitFor(() => sync.outboxDepth() === 0, 10_000, `the outbox emptied (depth ${sync.outboxDepth()})`);
+  const [big] = refusedMessages(store.db);
+  assert.equal(big?.topic, "telemetry");
+  assert.match(big!.reason, /over the broker's maximum packet size of 4000/);
+  assert.ok(sync.connected, "still connected: the broker never saw the oversized packet");
+  await sync.stop(); // it used to hang here ("sync did not stop within 5000 ms")
+  assert.equal(sync.connected, false);
 });
 
 test("kill -9 of the daemon mid-drain loses nothing: the restarted daemon sends the rest", async (t) => {
