@@ -3,7 +3,7 @@
  * rewritten: zigbee2mqtt #13339), validates it against the schema and reports every error at
  * once with file:line:col, the key path, what was expected and what was found.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
@@ -148,6 +148,37 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     ["sync.tls.cert", tls?.cert],
     ["the config file itself", resolve(file)],
   ] as const;
+  // Files the daemon reads at start are checked now, in the environment `config check` runs in,
+  // rather than failing the daemon later.
+  if (options.checkSecrets !== false) {
+    const missing: ConfigProblem[] = [];
+    const need = (path: (string | number)[], file_: string | undefined, what: string, create = false) => {
+      if (file_ === undefined || create || existsSync(file_)) return;
+      missing.push({
+        file,
+        ...locate(doc.contents, path, at),
+        path: formatPath(path),
+        message: `${what} ${file_} does not exist`,
+      });
+    };
+    config.connections.forEach((c, i) => {
+      if (c.protocol === "opcua" && c.auth.type === "certificate")
+        need(["connections", i, "auth", "certificateFile"], c.auth.certificateFile, "the user certificate");
+    });
+    const key = config.registry?.key;
+    if (key?.source === "file") need(["registry", "key", "path"], key.path, "the model key file", key.create);
+    if (key?.source === "credential") {
+      const dir = (options.env ?? process.env).CREDENTIALS_DIRECTORY;
+      if (dir !== undefined) need(["registry", "key", "name"], join(dir, key.name), "the systemd credential");
+    }
+    if (key?.source === "vault" && key.caFile !== undefined)
+      need(["registry", "key", "caFile"], key.caFile, "Vault's CA file");
+    if (tls !== undefined) {
+      need(["sync", "tls", "ca"], tls.ca, "the broker's CA file");
+      need(["sync", "tls", "cert"], tls.cert, "the client certificate");
+    }
+    if (missing.length > 0) throw new ConfigError(missing);
+  }
   for (const [what, path] of kept)
     if (path !== undefined && path === config.api.socket)
       throw new ConfigError([

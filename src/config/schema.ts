@@ -78,6 +78,15 @@ const backoff = z
   })
   .describe("Reconnect backoff: exponential from initialMs to maxMs, with +/- jitter, retrying forever");
 
+/** The plant broker's: a broker restart is waited out more patiently than a PLC. */
+const syncBackoff = z
+  .strictObject({
+    initialMs: durationMs(10, 60_000).default(1_000),
+    maxMs: durationMs(100, 600_000).default(30_000),
+    jitter: z.number().min(0).max(1).default(0.2),
+  })
+  .describe("Reconnect backoff to the plant broker: exponential from initialMs to maxMs, with +/- jitter");
+
 const opcuaConnection = z.strictObject({
   id: identifier,
   protocol: z.literal("opcua"),
@@ -106,7 +115,7 @@ const opcuaConnection = z.strictObject({
   requestTimeoutMs: durationMs(100, 120_000).default(10_000),
   sessionTimeoutMs: durationMs(1_000, 3_600_000).default(60_000),
   publishingIntervalMs: durationMs(10, 60_000).default(1_000),
-  backoff: backoff.default({ initialMs: 1_000, maxMs: 20_000, jitter: 0.1 }),
+  backoff: backoff.prefault({}),
 });
 
 const serialSettings = {
@@ -132,7 +141,7 @@ const modbusCommon = {
     .max(100)
     .default(8)
     .describe("Read across a hole of at most this many registers"),
-  backoff: backoff.default({ initialMs: 1_000, maxMs: 20_000, jitter: 0.1 }),
+  backoff: backoff.prefault({}),
 };
 
 const modbusTcpConnection = z.strictObject({
@@ -166,6 +175,17 @@ export const MODBUS_DATA_TYPES = [
   "float32",
   "float64",
 ] as const;
+
+/** 16-bit registers a value of each data type takes. */
+export const MODBUS_REGISTERS: Record<(typeof MODBUS_DATA_TYPES)[number], number> = {
+  bool: 1,
+  int16: 1,
+  uint16: 1,
+  int32: 2,
+  uint32: 2,
+  float32: 2,
+  float64: 4,
+};
 
 const modbusAddress = z.strictObject({
   unitId: z.int().min(0).max(255).default(1),
@@ -418,7 +438,9 @@ const sync = z
       .describe(
         "Sparkplug B 3.0 edge node (one device per machine, its tags as metrics), beside the JSON topics",
       ),
-    backoff: backoff.default({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 }),
+    // One set of defaults, the fields': an absent block and a partial one agree (prefault parses
+    // the empty block through them).
+    backoff: syncBackoff.prefault({}),
   })
   .describe("MQTT link to the plant: outbox drained with QoS 1, commands received");
 
@@ -934,6 +956,18 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
         issue(["tags", i, "modbus", "bit"], "bit applies to a bool read from a holding or input register");
       if (t.writable === true && (modbus.area === "input" || modbus.area === "discrete"))
         issue(["tags", i, "writable"], `a Modbus ${String(modbus.area)} is read-only`);
+      const width =
+        modbus.area === "coil" || modbus.area === "discrete"
+          ? 1
+          : (MODBUS_REGISTERS[modbus.dataType as keyof typeof MODBUS_REGISTERS] ?? 1);
+      const address = (modbus as { address?: unknown }).address;
+      const n =
+        typeof (modbus as { count?: unknown }).count === "number" ? (modbus as { count: number }).count : 1;
+      if (typeof address === "number" && address + width * n - 1 > 65_535)
+        issue(
+          ["tags", i, "modbus", "address"],
+          `${n > 1 ? `${n} values of ` : "a "}${String(modbus.dataType ?? "uint16")} at ${address} would need registers up to ${address + width * n - 1}; the last is 65535`,
+        );
     }
     const wave = t.waveform as { length?: unknown; bearing?: { shaftSpeedTag?: unknown } } | undefined;
     const count = (modbus as { count?: unknown } | undefined)?.count;
@@ -967,6 +1001,36 @@ function checkCrossReferences(cfg: RawConfig, ctx: { addIssue(issue: Issue): voi
     if (t.writable === true && (typeof t.min !== "number" || typeof t.max !== "number"))
       issue(["tags", i, "writable"], "a writable tag needs absolute min and max limits (safety envelope)");
   });
+}
+
+/**
+ * Numeric Modbus tags of one unit and area whose registers overlap: legal (a PLC may map one
+ * word twice), but usually a typo in an address, so `config check` and the daemon say so. Bits of
+ * one register are the normal case and are not reported.
+ */
+export function overlappingRegisters(tags: readonly TagConfig[]): string[] {
+  const groups = new Map<string, { tag: TagConfig; from: number; to: number }[]>();
+  for (const t of tags) {
+    const m = t.modbus;
+    if (m === undefined || m.area === "coil" || m.area === "discrete" || m.bit !== undefined) continue;
+    const key = `${t.connection} unit ${m.unitId} ${m.area}`;
+    const from = m.address;
+    const to = m.address + MODBUS_REGISTERS[m.dataType] * m.count - 1;
+    groups.set(key, [...(groups.get(key) ?? []), { tag: t, from, to }]);
+  }
+  const out: string[] = [];
+  for (const [key, list] of groups) {
+    list.sort((a, b) => a.from - b.from);
+    for (let i = 0; i < list.length; i++)
+      for (let j = i + 1; j < list.length && list[j]!.from <= list[i]!.to; j++) {
+        const a = list[i]!;
+        const b = list[j]!;
+        out.push(
+          `tags ${a.tag.name} (${a.tag.modbus!.dataType} at ${a.from}) and ${b.tag.name} (${b.tag.modbus!.dataType} at ${b.from}) share ${key} registers ${b.from}-${Math.min(a.to, b.to)}`,
+        );
+      }
+  }
+  return out;
 }
 
 /** The validated configuration of one line, as every component receives it (frozen). */

@@ -15,7 +15,7 @@ import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
-import type { LineConfig } from "../config/schema.js";
+import { type LineConfig, overlappingRegisters } from "../config/schema.js";
 import type { Connector } from "../connectors/connector.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
@@ -85,6 +85,7 @@ export class Daemon {
     const cfg = this.#config;
     const child = (component: string) => this.#log.child({ component });
     try {
+      for (const w of overlappingRegisters(cfg.tags)) this.#log.warn({ config: "modbus" }, w);
       const store = await this.#startComponent(new Store(cfg.store, child("store")));
       this.store = store;
       // The line's tags first (their indexes are the config's), then the series of its waveforms.

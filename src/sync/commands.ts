@@ -35,13 +35,31 @@ export class PlantCommands {
   /** Handles one message from the command topic; never throws for bad input. */
   handle(payload: Buffer): CommandOutcome {
     this.received++;
+    // Bounded before parsing: a command is a few hundred bytes, and a deeply nested one would
+    // overflow the stack of the parser or the schema check, which then could not even answer.
+    if (payload.length > MAX_COMMAND_BYTES)
+      return this.#refuse(
+        null,
+        `a command is at most ${MAX_COMMAND_BYTES} bytes, this one ${payload.length}`,
+        payload.subarray(0, 200).toString("utf8"),
+      );
+    const text = payload.toString("utf8");
+    const depth = nestingDepth(text, MAX_NESTING);
+    if (depth > MAX_NESTING)
+      return this.#refuse(
+        null,
+        `a command nests at most ${MAX_NESTING} levels deep, this one more`,
+        text.slice(0, 200),
+      );
     let raw: unknown;
     try {
-      raw = JSON.parse(payload.toString("utf8"));
+      raw = JSON.parse(text);
     } catch (error) {
-      return this.#refuse(null, `not JSON: ${(error as Error).message}`, payload.toString("utf8"));
+      return this.#refuse(null, `not JSON: ${(error as Error).message}`, text);
     }
-    const id = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : null;
+    // The id is echoed in the reply and the audit only when it could be a valid one.
+    const rawId = (raw as { id?: unknown } | null)?.id;
+    const id = typeof rawId === "string" && rawId.length <= MAX_ID_LENGTH ? rawId : null;
     const parsed = plantCommandSchema.safeParse(raw);
     if (!parsed.success) return this.#refuse(id, `invalid command: ${z.prettifyError(parsed.error)}`, raw);
     const command = parsed.data;
@@ -197,6 +215,31 @@ export class PlantCommands {
     const messageId = this.#store.enqueueOutbox("reply", "replies", reply);
     return { commandId, ok, duplicate: false, reply: { ...reply, messageId } };
   }
+}
+
+const MAX_COMMAND_BYTES = 64 * 1024;
+const MAX_NESTING = 32;
+const MAX_ID_LENGTH = 100;
+
+/**
+ * How deep brackets nest in a JSON text, outside strings, stopping once past `max`: a linear scan
+ * that cannot overflow, done by hand because JSON.parse is the very thing that would.
+ */
+function nestingDepth(text: string, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return depth;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return depth;
 }
 
 function summarise(raw: unknown): string {

@@ -237,11 +237,83 @@ learning: { schedule: "every sunday" }
     vault.map((p) => `${p.path}: ${p.message}`).join("\n"),
     /registry\.key: Vault needs exactly one of token or approle/,
   );
+  // Checked for its files elsewhere; here only how the paths resolve.
   const cfg = parseConfig(
     `${base}registry: { key: { source: file, path: keys/model.key } }
 `,
     "/etc/linepilot/l1.yaml",
+    { checkSecrets: false },
   );
   assert.equal(cfg.registry!.dir, "/tmp/models", "model files beside the store by default");
   assert.equal((cfg.registry!.key as { path: string }).path, "/etc/linepilot/keys/model.key");
+});
+
+test("refused by config check, not later by the daemon: a value past register 65535, missing certificate and key files; overlapping registers are a warning naming both; a partial sync.backoff keeps the other defaults", async (t) => {
+  const dir = tempDir(t);
+  const tags = `  - { name: far, machine: 7, connection: plc, modbus: { area: holding, address: 65535, dataType: float32 } }
+  - { name: a, machine: 7, connection: plc, modbus: { area: holding, address: 10, dataType: float32 } }
+  - { name: b, machine: 7, connection: plc, modbus: { area: holding, address: 11, dataType: uint16 } }`;
+  const past = problemsOf(lineYaml({ storePath: "x.db", tags }));
+  assert.ok(
+    past.some(
+      (p) =>
+        p.path === "tags[0].modbus.address" &&
+        /would need registers up to 65536; the last is 65535/.test(p.message),
+    ),
+    JSON.stringify(past),
+  );
+  const cert = `connections:
+  - { id: plc1, protocol: opcua, endpoint: "opc.tcp://10.0.0.5:4840", securityMode: SignAndEncrypt, securityPolicy: Basic256Sha256, auth: { type: certificate, certificateFile: ${join(dir, "no-user.pem")}, privateKey: "\${env:K}" } }
+`;
+  const registry = `registry: { dir: ${JSON.stringify(dir)}, key: { source: file, path: ${join(dir, "no.key")} } }\n`;
+  const text = `version: 1
+line: { enterprise: a, site: b, area: c, name: d }
+machines: [{ id: 1, name: M1 }]
+${cert}store: { path: x.db }
+${registry}`;
+  const problems = problemsOf(text, { K: "-----BEGIN PRIVATE KEY-----" });
+  const messages = problems.map((p) => `${p.path}: ${p.message}`);
+  assert.ok(
+    messages.some((m) =>
+      /^connections\[0\]\.auth\.certificateFile: the user certificate .*no-user\.pem does not exist/.test(m),
+    ),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /^registry\.key\.path: the model key file .*no\.key does not exist/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    problems.every((p) => p.line > 1),
+    "each with its line",
+  );
+
+  const overlap = writeFile(
+    dir,
+    "overlap.yaml",
+    lineYaml({ storePath: "x.db", tags: tags.split("\n").slice(1).join("\n") }),
+  );
+  const checked = await runCliToEnd(["config", "check", overlap]);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.match(
+    checked.stderr,
+    /warning: tags a \(float32 at 10\) and b \(uint16 at 11\) share plc unit 1 holding registers 11-11/,
+  );
+
+  const partial = parseConfig(
+    lineYaml({
+      storePath: "x.db",
+      extra: "sync: { url: mqtt://127.0.0.1:1883, backoff: { initialMs: 500 } }\n",
+    }),
+    "line.yaml",
+  );
+  const none = parseConfig(
+    lineYaml({ storePath: "x.db", extra: "sync: { url: mqtt://127.0.0.1:1883 }\n" }),
+    "line.yaml",
+  );
+  assert.deepEqual(
+    partial.sync!.backoff,
+    { ...none.sync!.backoff, initialMs: 500 },
+    "only the named field differs",
+  );
 });

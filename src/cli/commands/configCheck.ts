@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.js";
+import { overlappingRegisters } from "../../config/schema.js";
 
 export const help = `Validates a line's YAML file without touching any PLC: every error at once, each with
 file:line:column, the key path, what was expected and what was found. Secret references
@@ -23,5 +24,6 @@ export function register(program: Command): void {
         `${file}: valid (line ${l.enterprise}/${l.site}/${l.area}/${l.name}: ${cfg.machines.length} machines, ` +
           `${cfg.connections.length} connections, ${cfg.tags.length} tags; store ${cfg.store.path}; API ${cfg.api.host}:${cfg.api.port})`,
       );
+      for (const w of overlappingRegisters(cfg.tags)) console.error(`warning: ${w}`);
     });
 }

@@ -7,23 +7,12 @@
  * decode() reads from the response buffer through one preallocated scratch buffer: no allocation
  * per register on the polling hot path.
  */
-import type { ModbusDataType } from "../../config/schema.js";
+import { MODBUS_REGISTERS, type ModbusDataType } from "../../config/schema.js";
 
 export type Order = "big" | "little";
 
 export function registerCount(type: ModbusDataType): number {
-  switch (type) {
-    case "bool":
-    case "int16":
-    case "uint16":
-      return 1;
-    case "int32":
-    case "uint32":
-    case "float32":
-      return 2;
-    case "float64":
-      return 4;
-  }
+  return MODBUS_REGISTERS[type];
 }
 
 const scratch = Buffer.alloc(8);
