@@ -20,12 +20,16 @@ export function liveValue(
   const status = live.latestStatus[i]!;
   const value = live.latestValue[i]!;
   const quality = ts === 0 ? ("none" as const) : qualityOf(status);
+  // A state tag's value by the name its YAML gives it (1 -> running).
+  const states = tag.events?.type === "enum" ? tag.events.states : undefined;
+  const label = states === undefined || Number.isNaN(value) ? undefined : states[String(value)];
   return {
     name: tag.name,
     machine: tag.machine,
     unit: tag.unit,
     connection: tag.connection,
     value: ts === 0 || Number.isNaN(value) ? null : value,
+    ...(label !== undefined && ts !== 0 ? { label } : {}),
     quality: quality === "good" && now - ts > staleAfterMs ? ("stale" as const) : quality,
     status: ts === 0 ? null : statusName(status),
     ts: ts === 0 ? null : new Date(ts).toISOString(),

@@ -77,6 +77,11 @@ export class SampleWriter implements Component {
   /** Listeners that threw: counted and logged, never let through to the connector's loop. */
   listenerErrors = 0;
   lastError: string | undefined;
+  #failingSince: number | undefined;
+  #lastFailureAt = 0;
+  #lastLogAt = 0;
+  #lastLogged: string | undefined;
+  #failuresSinceLog = 0;
 
   constructor(store: Store, tags: readonly TagState[], options: SampleWriterOptions, log: Logger) {
     this.#store = store;
@@ -227,9 +232,12 @@ export class SampleWriter implements Component {
   }
 
   /** Commits the pending batch in one transaction. Returns the number of samples committed. */
-  flush(): number {
+  flush(force = false): number {
     const n = this.#count;
     if (n === 0 || this.#multiInsert === undefined) return 0;
+    // While commits fail (a full disk), a full buffer would retry on every sample: once a second.
+    if (!force && this.#failingSince !== undefined && performance.now() - this.#lastFailureAt < 1_000)
+      return 0;
     const db = this.#store.db;
     try {
       db.exec("BEGIN");
@@ -258,14 +266,36 @@ export class SampleWriter implements Component {
       }
       this.#count = 0;
       this.committed += n;
+      if (this.#failingSince !== undefined) {
+        this.#log.info(
+          {
+            failedCommits: this.#failuresSinceLog,
+            since: new Date(this.#failingSince).toISOString(),
+            dropped: this.dropped,
+          },
+          "telemetry commits work again",
+        );
+        this.#failingSince = undefined;
+        this.lastError = undefined;
+        this.#lastLogged = undefined;
+      }
       return n;
     } catch (error) {
       this.flushErrors++;
       this.lastError = errorMessage(error);
-      this.#log.error(
-        { err: this.lastError, pending: n },
-        "telemetry batch could not be committed; kept for retry",
-      );
+      this.#lastFailureAt = performance.now();
+      this.#failingSince ??= Date.now();
+      this.#failuresSinceLog++;
+      // One line per distinct error a minute, with how many failed since: not one per batch.
+      if (this.lastError !== this.#lastLogged || this.#lastFailureAt - this.#lastLogAt >= 60_000) {
+        this.#log.error(
+          { err: this.lastError, pending: n, failedCommits: this.#failuresSinceLog, dropped: this.dropped },
+          "telemetry batch could not be committed; kept for retry",
+        );
+        this.#lastLogged = this.lastError;
+        this.#lastLogAt = this.#lastFailureAt;
+        this.#failuresSinceLog = 0;
+      }
       return 0;
     }
   }
@@ -273,7 +303,7 @@ export class SampleWriter implements Component {
   async stop(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    const n = this.flush();
+    const n = this.flush(true);
     if (this.#count > 0) this.#log.error({ lost: this.#count }, "telemetry could not be committed at stop");
     this.#log.info(
       { committed: n, totalCommitted: this.committed, accepted: this.accepted },
@@ -286,11 +316,7 @@ export class SampleWriter implements Component {
   health(): ComponentHealth {
     return {
       state:
-        this.#multiInsert === undefined
-          ? "stopped"
-          : this.flushErrors > 0 && this.#count > this.#batchSize
-            ? "degraded"
-            : "ok",
+        this.#multiInsert === undefined ? "stopped" : this.#failingSince !== undefined ? "degraded" : "ok",
       details: {
         accepted: this.accepted,
         committed: this.committed,
@@ -300,6 +326,7 @@ export class SampleWriter implements Component {
         flushErrors: this.flushErrors,
         listenerErrors: this.listenerErrors,
         lastError: this.lastError ?? null,
+        failingSince: this.#failingSince === undefined ? null : new Date(this.#failingSince).toISOString(),
       },
     };
   }

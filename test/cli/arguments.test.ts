@@ -22,3 +22,18 @@ test("an id or duration that is not one exits 2 and says why, naming the value",
     assert.match(r.stderr, /^error/m, args.join(" "));
   }
 });
+
+test("`npx linepilot` in a checkout prints only linepilot's output (no npm warnings about the project's config)", async () => {
+  const { execFile } = await import("node:child_process");
+  const { ROOT } = await import("../helpers.js");
+  const out = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile(
+      "npx",
+      ["--no", "--", "linepilot", "--version"],
+      { cwd: ROOT, env: { ...process.env, npm_config_update_notifier: "false" } },
+      (error, stdout, stderr) => (error ? reject(error) : resolve({ stdout, stderr })),
+    ),
+  );
+  assert.equal(out.stderr, "", "nothing on stderr");
+  assert.match(out.stdout, /^\d+\.\d+\.\d+\n$/);
+});

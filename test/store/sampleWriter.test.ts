@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { test } from "node:test";
 import Database from "better-sqlite3";
-import { silentLogger } from "../../src/common/logger.js";
+import { createLogger, silentLogger } from "../../src/common/logger.js";
 import { SampleWriter } from "../../src/store/sampleWriter.js";
 import { Store } from "../../src/store/store.js";
 import { tempDir } from "../helpers.js";
@@ -100,4 +101,47 @@ test("when SQLite cannot commit, samples are kept and retried; a full buffer ref
   blocker.close();
   await writer.stop();
   assert.equal(count(), 128, "every accepted sample is committed once the lock is free");
+});
+
+test("a full disk: one log line per distinct error, not one per batch; status says why; the error clears after recovery", async (t) => {
+  const { store, writer, count } = await setup(t, { batchSize: 64 });
+  const lines: { msg: string; err?: string; failedCommits?: number }[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).trim().split("\n")) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const logged = new SampleWriter(
+    store,
+    writer.tags,
+    { batchSize: 64, flushIntervalMs: 60_000 },
+    createLogger("info", sink),
+  );
+  await logged.start();
+  await writer.stop();
+  // SQLite's own "disk full": the file may not grow past its current size.
+  const pages = store.db.pragma("page_count", { simple: true }) as number;
+  store.db.pragma(`max_page_count = ${pages}`);
+  for (let i = 0; i < 20_000; i++) logged.accept(i % 2, i, i * 1.5, 0);
+  await new Promise((r) => setImmediate(r));
+  const failures = lines.filter((l) => /could not be committed/.test(l.msg));
+  assert.equal(failures.length, 1, `${failures.length} error lines for ${logged.flushErrors} failed commits`);
+  assert.match(failures[0]!.err!, /full/);
+  const health = logged.health();
+  assert.equal(health.state, "degraded");
+  assert.match(String(health.details.lastError), /full/);
+  assert.ok(health.details.failingSince !== null);
+  assert.ok(logged.dropped > 0, "a full buffer refuses, and counts");
+  store.db.pragma("max_page_count = 1073741823");
+  await logged.stop();
+  assert.equal(logged.committed, logged.accepted, "every accepted sample is committed once there is room");
+  assert.equal(count(), logged.committed);
+  assert.equal(
+    logged.accepted + logged.dropped,
+    20_000,
+    "each sample either committed or counted as refused",
+  );
+  assert.ok(lines.some((l) => /commits work again/.test(l.msg)));
+  assert.equal(logged.health().details.lastError, null);
 });

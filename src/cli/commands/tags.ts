@@ -6,6 +6,17 @@ import { parseInteger, table } from "../output.js";
 export const help = `Lists every tag's live value with its quality (good, uncertain, bad, none), the
 status code behind a bad value and its age. --machine filters by machine id.`;
 
+/**
+ * A value as a technician reads it: counters and states exactly (a uint32 123456789 is not
+ * 123457000), measurements to 6 significant digits, and a float that has decayed to nothing
+ * (6.95995e-50) as 0.
+ */
+export function formatValue(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  if (Math.abs(v) < 1e-9) return "0";
+  return String(Number(v.toPrecision(6)));
+}
+
 export function register(program: Command): void {
   program
     .command("tags")
@@ -22,7 +33,9 @@ export function register(program: Command): void {
       const rows = tags.map((t) => [
         t.name,
         String(t.machine),
-        t.value === null ? "-" : `${Number(t.value.toPrecision(6))} ${t.unit}`.trim(),
+        t.value === null
+          ? "-"
+          : `${formatValue(t.value)} ${t.unit}${t.label === undefined ? "" : ` (${t.label})`}`.trim(),
         t.quality === "bad" ? `bad (${t.status})` : t.quality,
         t.ageMs === null ? "-" : `${(t.ageMs / 1000).toFixed(1)} s`,
       ]);
