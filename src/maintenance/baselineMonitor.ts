@@ -19,6 +19,7 @@ import { readBaseline } from "../inference/onnxModel.js";
 import {
   extractFeatures,
   featureKey,
+  parseFeature,
   StoreSeries,
   type WindowSettings,
   windowOfModel,
@@ -276,10 +277,9 @@ export class BaselineMonitor implements Component {
       .slice(0, 3);
     return order.map((i) => {
       const feature = b.features[i]!;
-      const tag = tags.find((t) => {
-        const key = featureKey(t);
-        return key !== undefined && feature.startsWith(`${key}_`);
-      });
+      // The feature's own key, not a prefix: velocity_bpfo_max is the .bpfo series, not velocity.
+      const key = parseFeature(feature).key;
+      const tag = tags.find((t) => featureKey(t) === key);
       const unit = tag?.unit ?? "";
       const d = deviations[i]!;
       const since = b.since.get(i);

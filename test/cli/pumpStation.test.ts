@@ -9,6 +9,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "node:test";
+import { parseConfig } from "../../src/config/load.js";
+import { featureKey, parseFeature } from "../../src/preprocess/features.js";
+import { seriesTags } from "../../src/preprocess/waveform.js";
 import { ROOT, runCli, runCliToEnd, tempDir, waitFor } from "../helpers.js";
 import { freePort } from "../peers/peers.js";
 
@@ -39,6 +42,20 @@ test("a pump station learns each pump's normal without labels and alerts on the 
     "pump 1's anomaly alert with reasons in units",
   );
   assert.ok(alert[1]!.startsWith("pump1."));
+  // A reason names the series it is about: a waveform's .bpfo, .kurtosis, ... by its own name.
+  const series = seriesTags(parseConfig(yaml, config).tags);
+  const scored = (await (await fetch(`http://127.0.0.1:${api}/ai/anomalies?machine=1`)).json()) as {
+    anomalies: { reasons: { feature: string; tag: string | null }[] }[];
+  };
+  const reasons = scored.anomalies.flatMap((a) => a.reasons);
+  assert.ok(reasons.length > 0);
+  for (const r of reasons) {
+    const tag = series.find((tg) => tg.name === r.tag);
+    assert.ok(
+      tag !== undefined && featureKey(tag) === parseFeature(r.feature).key,
+      `${r.feature} is about ${r.tag}`,
+    );
+  }
   const status = await runCliToEnd(["status", "--config", config]);
   assert.match(status.stdout, /baseline +ok .*machine 1 watching [\d.]+\/[\d.]+/);
   assert.match(
