@@ -39,10 +39,23 @@ export class ConnectorStats {
   #windowStart = performance.now();
   #windowSamples = 0;
 
+  /** Distinct errors (numbers taken out), so one repeating error does not hide the others. */
+  readonly #distinct = new Map<string, { message: string; count: number; since: number; last: number }>();
+
   error(message: string): void {
     this.errors++;
     this.lastError = message;
     this.lastErrorAt = Date.now();
+    const key = message.replace(/\d+/g, "#");
+    const seen = this.#distinct.get(key);
+    if (seen !== undefined) {
+      seen.count++;
+      seen.last = this.lastErrorAt;
+      seen.message = message;
+    } else {
+      if (this.#distinct.size >= 10) this.#distinct.delete(this.#distinct.keys().next().value!);
+      this.#distinct.set(key, { message, count: 1, since: this.lastErrorAt, last: this.lastErrorAt });
+    }
   }
 
   /** Samples/s over the last completed window of at least one second. */
@@ -63,6 +76,12 @@ export class ConnectorStats {
       errors: this.errors,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt === null ? null : new Date(this.lastErrorAt).toISOString(),
+      recentErrors: [...this.#distinct.values()].map((e) => ({
+        message: e.message,
+        count: e.count,
+        since: new Date(e.since).toISOString(),
+        last: new Date(e.last).toISOString(),
+      })),
     };
   }
 }

@@ -89,7 +89,25 @@ export function summarize(name: string, d: Record<string, unknown>): string {
       `${d.samplesPerSecond} samples/s`,
       `errors ${d.errors}`,
     );
-    if (d.lastError) parts.push(`last error: ${d.lastError}`);
+    // What leaves tags without data, and since when: a dead unit, a refused address or node.
+    for (const [unit, u] of Object.entries(
+      (d.units ?? {}) as Record<string, { dead: boolean; timeouts: number }>,
+    ))
+      if (u.dead) parts.push(`unit ${unit} DEAD (${u.timeouts} timeouts)`);
+    for (const r of (d.refusedAddresses ?? []) as {
+      unit: number;
+      area: string;
+      address: number;
+      tags: string[];
+      since: string;
+    }[])
+      parts.push(`unit ${r.unit} ${r.area} ${r.address} REFUSED since ${r.since} (${r.tags.join(", ")})`);
+    for (const [tag, code] of Object.entries((d.refusedItems ?? {}) as Record<string, string>))
+      parts.push(`node of ${tag} REFUSED (${code})`);
+    const recent = (d.recentErrors ?? []) as { message: string; count: number; since: string }[];
+    if (recent.length > 0)
+      for (const e of recent.slice(-3)) parts.push(`error x${e.count} since ${e.since}: ${e.message}`);
+    else if (d.lastError) parts.push(`last error: ${d.lastError}`);
   } else if (name === "api") parts.push(`listening ${JSON.stringify(d.address)}`);
   else if (name === "retention") parts.push(`deleted ${d.deletedTotal} rows`);
   return parts.join(", ");

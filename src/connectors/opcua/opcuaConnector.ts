@@ -430,7 +430,15 @@ export class OpcuaConnector implements Connector {
 
   health(): ComponentHealth {
     return {
-      state: this.#loop === undefined ? "stopped" : this.connected ? "ok" : "down",
+      // Connected with a node the server refuses is not ok: that tag has no data.
+      state:
+        this.#loop === undefined
+          ? "stopped"
+          : !this.connected
+            ? "down"
+            : this.#badItems.size > 0
+              ? "degraded"
+              : "ok",
       details: {
         protocol: this.protocol,
         target: this.#cfg.endpoint,

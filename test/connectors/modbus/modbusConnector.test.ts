@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import modbusSerial from "modbus-serial";
+import { summarize } from "../../../src/cli/commands/status.js";
 import type { ModbusConnector } from "../../../src/connectors/modbus/modbusConnector.js";
 import { STATUS } from "../../../src/connectors/quality.js";
 import { DemoPlc } from "../../../src/twin/demoPlc.js";
@@ -165,6 +166,8 @@ test("a dead unit costs only its own timeout: the other units keep their poll ra
   const units = connector.health().details.units as Record<string, { dead: boolean; timeouts: number }>;
   assert.equal(units["3"]!.dead, true);
   assert.equal(units["1"]!.dead, false);
+  assert.equal(connector.health().state, "degraded", "a dead unit is not ok");
+  assert.match(summarize("modbus:plc", connector.health().details), /unit 3 DEAD \(\d+ timeouts\)/);
 });
 
 test("a device without some registers inside a coalesced read: the read is split until only the missing tag is Bad (BadNodeIdUnknown), and that address is backed off", async (t) => {
@@ -218,4 +221,9 @@ test("a device without some registers inside a coalesced read: the read is split
   const refused = health.details.refusedAddresses as { address: number; tags: string[]; since: string }[];
   assert.deepEqual(refused.flatMap((r) => r.tags).sort(), ["r50", "r70"]);
   assert.ok(refused.every((r) => !Number.isNaN(Date.parse(r.since))));
+  // `linepilot status` says what and since when, not "running (ok)".
+  const line = summarize("modbus:plc", health.details);
+  assert.match(line, /unit 1 input 50 REFUSED since \S+Z \(r50\)/);
+  assert.match(line, /unit 1 input 70 REFUSED since/);
+  assert.match(line, /error x\d+ since \S+: unit 1 input/);
 });

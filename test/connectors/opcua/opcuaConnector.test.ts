@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { chmodSync, copyFileSync, existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test } from "node:test";
+import { summarize } from "../../../src/cli/commands/status.js";
 import type { OpcuaConnector } from "../../../src/connectors/opcua/opcuaConnector.js";
 import { STATUS } from "../../../src/connectors/quality.js";
 import { OpcuaPlcServer, type ServedVariable } from "../../../src/twin/opcuaServer.js";
@@ -139,6 +140,11 @@ test("OPC UA SignAndEncrypt with a username: typed samples, bad status kept as b
   assert.equal(latest("missing").status, 0x80340000, "BadNodeIdUnknown");
   assert.ok(Number.isNaN(latest("missing").value));
   assert.deepEqual(connector.health().details.refusedItems, { missing: "BadNodeIdUnknown" });
+  assert.equal(connector.health().state, "degraded", "connected, but a tag has no data");
+  assert.match(
+    summarize("opcua:plc1", connector.health().details),
+    /node of missing REFUSED \(BadNodeIdUnknown\)/,
+  );
   // A sensor that goes Bad is stored as Bad with its status, not dropped.
   server.setStatus("Press7.MotorTemp", 0x808b0000);
   await waitFor(() => latest("temp").status === STATUS.BadDeviceFailure, 5_000, "bad status");
