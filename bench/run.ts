@@ -527,7 +527,29 @@ store: { path: ${JSON.stringify(join(dir, "import.db"))} }
   };
 }
 
+/** `config check`'s load (YAML, schema, cross-checks) of a line with N Modbus tags. */
+function configLoadFigures() {
+  const out: Record<string, number> = {};
+  for (const n of [10_000, 100_000]) {
+    const machines = Array.from({ length: 100 }, (_, i) => `  - { id: ${i + 1}, name: M${i + 1} }`);
+    const tags = Array.from(
+      { length: n },
+      (_, i) =>
+        `  - { name: m${(i % 100) + 1}.t${i}, machine: ${(i % 100) + 1}, connection: plc, modbus: { unitId: ${1 + Math.floor(i / 60_000)}, area: holding, address: ${i % 60_000}, dataType: uint16 } }`,
+    );
+    const text = `version: 1\nline: { enterprise: a, site: b, area: c, name: big }\nmachines:\n${machines.join("\n")}\nconnections:\n  - { id: plc, protocol: modbus-tcp, host: 127.0.0.1 }\ntags:\n${tags.join("\n")}\nstore: { path: /tmp/big.db }\n`;
+    const t0 = performance.now();
+    parseConfig(text, join(dir, "big.yaml"));
+    out[`${n.toLocaleString("en")} tags (${(text.length / 1e6).toFixed(1)} MB), s`] = +(
+      (performance.now() - t0) /
+      1000
+    ).toFixed(2);
+  }
+  return out;
+}
+
 const results: Record<string, unknown> = {};
+results["config load (YAML, schema, cross-checks)"] = configLoadFigures();
 results["history import, long CSV, 1,000,000 rows (one core)"] = await importFigures();
 for (const [sync, batch] of [
   ["FULL", 1000],

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CORE_SCHEMA, load as loadYaml } from "js-yaml";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { LinepilotError } from "../common/errors.js";
@@ -61,23 +62,45 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): LineCon
 }
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): LineConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Two YAML parsers on purpose: js-yaml reads a valid file fast (100,000 tags in about a second),
+  // and the yaml library's document, with every node's position, is built only when a problem
+  // must be located (it takes ten times as long on a large file). A file js-yaml refuses (a
+  // syntax error, an alias, a duplicate key, deep nesting) goes the slow way for its message.
+  let parsedDoc: { doc: ReturnType<typeof parseDocument>; lineCounter: LineCounter } | undefined;
+  const parsed = () => {
+    if (parsedDoc === undefined) {
+      const lineCounter = new LineCounter();
+      parsedDoc = {
+        doc: parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true }),
+        lineCounter,
+      };
+    }
+    return parsedDoc;
+  };
   const at = (offset: number) => {
-    const pos = lineCounter.linePos(offset);
+    const pos = parsed().lineCounter.linePos(offset);
     return { line: pos.line, column: pos.col };
   };
-  if (doc.errors.length > 0) {
-    // Only the first syntax error: the parser's later ones are mostly consequences of it.
-    const e = doc.errors[0]!;
-    const hint = /flow-map|flow-seq/.test(e.message)
-      ? ' (inside { } or [ ], quote values that contain { } [ ] , such as "${env:NAME}")'
-      : "";
-    throw new ConfigError([
-      { file, ...at(e.pos[0]), path: "", message: `YAML syntax: ${e.message.split("\n")[0]}${hint}` },
-    ]);
+  const doc = {
+    get contents() {
+      return parsed().doc.contents;
+    },
+  };
+  let raw: unknown = fastYaml(text);
+  if (raw === undefined) {
+    const slow = parsed().doc;
+    if (slow.errors.length > 0) {
+      // Only the first syntax error: the parser's later ones are mostly consequences of it.
+      const e = slow.errors[0]!;
+      const hint = /flow-map|flow-seq/.test(e.message)
+        ? ' (inside { } or [ ], quote values that contain { } [ ] , such as "${env:NAME}")'
+        : "";
+      throw new ConfigError([
+        { file, ...at(e.pos[0]), path: "", message: `YAML syntax: ${e.message.split("\n")[0]}${hint}` },
+      ]);
+    }
+    raw = slow.toJS({ maxAliasCount: 100 });
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError([
       {
@@ -190,6 +213,15 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
         },
       ]);
   return deepFreeze(config);
+}
+
+/** A plain YAML file the fast way, or undefined for anything the careful parser should see. */
+function fastYaml(text: string): unknown {
+  try {
+    return loadYaml(text, { schema: CORE_SCHEMA, maxAliases: 0, maxDepth: 64 });
+  } catch {
+    return undefined;
+  }
 }
 
 function migrate(raw: Record<string, unknown>, file: string): Record<string, unknown> {

@@ -1016,7 +1016,9 @@ export function overlappingRegisters(tags: readonly TagConfig[]): string[] {
     const key = `${t.connection} unit ${m.unitId} ${m.area}`;
     const from = m.address;
     const to = m.address + MODBUS_REGISTERS[m.dataType] * m.count - 1;
-    groups.set(key, [...(groups.get(key) ?? []), { tag: t, from, to }]);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [{ tag: t, from, to }]);
+    else group.push({ tag: t, from, to });
   }
   const out: string[] = [];
   for (const [key, list] of groups) {

@@ -85,7 +85,10 @@ export class Daemon {
     const cfg = this.#config;
     const child = (component: string) => this.#log.child({ component });
     try {
-      for (const w of overlappingRegisters(cfg.tags)) this.#log.warn({ config: "modbus" }, w);
+      const overlaps = overlappingRegisters(cfg.tags);
+      for (const w of overlaps.slice(0, 20)) this.#log.warn({ config: "modbus" }, w);
+      if (overlaps.length > 20)
+        this.#log.warn({ config: "modbus" }, `and ${overlaps.length - 20} more overlapping registers`);
       const store = await this.#startComponent(new Store(cfg.store, child("store")));
       this.store = store;
       // The line's tags first (their indexes are the config's), then the series of its waveforms.

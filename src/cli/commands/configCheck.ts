@@ -24,6 +24,9 @@ export function register(program: Command): void {
         `${file}: valid (line ${l.enterprise}/${l.site}/${l.area}/${l.name}: ${cfg.machines.length} machines, ` +
           `${cfg.connections.length} connections, ${cfg.tags.length} tags; store ${cfg.store.path}; API ${cfg.api.host}:${cfg.api.port})`,
       );
-      for (const w of overlappingRegisters(cfg.tags)) console.error(`warning: ${w}`);
+      const warnings = overlappingRegisters(cfg.tags);
+      for (const w of warnings.slice(0, 20)) console.error(`warning: ${w}`);
+      if (warnings.length > 20)
+        console.error(`warning: and ${warnings.length - 20} more overlapping registers`);
     });
 }
