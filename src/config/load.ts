@@ -3,13 +3,13 @@
  * rewritten: zigbee2mqtt #13339), validates it against the schema and reports every error at
  * once with file:line:col, the key path, what was expected and what was found.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CORE_SCHEMA, load as loadYaml } from "js-yaml";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { LinepilotError } from "../common/errors.js";
+import { errorMessage, LinepilotError } from "../common/errors.js";
 import { CONFIG_VERSION, type LineConfig, lineConfigSchema, SECRET_REFERENCE } from "./schema.js";
 import { checkSecret } from "./secrets.js";
 
@@ -29,11 +29,16 @@ export class ConfigError extends LinepilotError {
   }
 }
 
+/** At most this many problems are printed; the rest are counted ("and 51,000 more"). */
+const SHOWN_PROBLEMS = 50;
+
 export function formatProblems(problems: readonly ConfigProblem[]): string {
-  const lines = problems.map(
-    (p) => `${p.file}:${p.line}:${p.column}: ${p.path === "" ? "(top level)" : p.path}: ${p.message}`,
-  );
-  return `${problems.length} error${problems.length === 1 ? "" : "s"} in the configuration:\n${lines.join("\n")}`;
+  const lines = problems
+    .slice(0, SHOWN_PROBLEMS)
+    .map((p) => `${p.file}:${p.line}:${p.column}: ${p.path === "" ? "(top level)" : p.path}: ${p.message}`);
+  if (problems.length > SHOWN_PROBLEMS)
+    lines.push(`... and ${(problems.length - SHOWN_PROBLEMS).toLocaleString("en")} more`);
+  return `${problems.length.toLocaleString("en")} error${problems.length === 1 ? "" : "s"} in the configuration:\n${lines.join("\n")}`;
 }
 
 /**
@@ -48,17 +53,33 @@ export interface LoadOptions {
   checkSecrets?: boolean;
 }
 
+/** A line's file is kilobytes to a few megabytes (100,000 tags are 12 MB); beyond this it is not one. */
+const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
+
 export function loadConfigFile(file: string, options: LoadOptions = {}): LineConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
-    throw new ConfigError([
-      { file, line: 0, column: 0, path: "", message: `cannot read the configuration: ${reason}` },
+  let bytes: Buffer;
+  const refuse = (message: string) =>
+    new ConfigError([
+      { file, line: 0, column: 0, path: "", message: `cannot read the configuration: ${message}` },
     ]);
+  try {
+    if (statSync(file).size > MAX_CONFIG_BYTES)
+      throw refuse(
+        `it is ${statSync(file).size.toLocaleString("en")} bytes; a configuration is at most ${MAX_CONFIG_BYTES.toLocaleString("en")}`,
+      );
+    bytes = readFileSync(file);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
+    throw refuse(reason);
   }
-  return parseConfig(text, file, options);
+  // An editor on Windows may save UTF-16: YAML read as UTF-8 would then be NUL bytes and noise.
+  const utf16 =
+    (bytes[0] === 0xff && bytes[1] === 0xfe) ||
+    (bytes[0] === 0xfe && bytes[1] === 0xff) ||
+    (bytes.length >= 4 && (bytes[1] === 0 || bytes[0] === 0) && bytes.subarray(0, 64).includes(0));
+  if (utf16) throw refuse("the file is UTF-16 (or has NUL bytes), not UTF-8: save it as UTF-8");
+  return parseConfig(bytes.toString("utf8"), file, options);
 }
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): LineConfig {
@@ -95,11 +116,28 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       const hint = /flow-map|flow-seq/.test(e.message)
         ? ' (inside { } or [ ], quote values that contain { } [ ] , such as "${env:NAME}")'
         : "";
+      let message = `YAML syntax: ${e.message.split("\n")[0]}${hint}`;
+      if (e.code === "DUPLICATE_KEY") {
+        const key = /^[^:\n]*/.exec(text.slice(e.pos[0], e.pos[0] + 100))?.[0].trim();
+        message = `the key '${key}' appears twice in the same mapping (YAML keys must be unique)`;
+      } else if (/call stack/i.test(e.message))
+        message = "nested too deeply ([ ] and { } more than 64 levels)";
+      throw new ConfigError([{ file, ...at(e.pos[0]), path: "", message }]);
+    }
+    try {
+      raw = slow.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // An alias bomb ("billion laughs"): refused before it is expanded.
+      const alias = /\*[A-Za-z0-9_-]+/.exec(text);
       throw new ConfigError([
-        { file, ...at(e.pos[0]), path: "", message: `YAML syntax: ${e.message.split("\n")[0]}${hint}` },
+        {
+          file,
+          ...at(alias?.index ?? 0),
+          path: "",
+          message: `YAML aliases expand too far (${errorMessage(error)}): write the values out, or use fewer aliases`,
+        },
       ]);
     }
-    raw = slow.toJS({ maxAliasCount: 100 });
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError([
@@ -274,6 +312,20 @@ function issueToProblems(
       return [{ file, ...locate(root, path, at), path: formatPath(path), message: issue.message }];
     }
   }
+  // zod 4 reports a discriminated union's unknown tag with the whole mapping as its input.
+  const options = (issue as { options?: unknown[] }).options;
+  if (issue.code === "invalid_union" && Array.isArray(options) && options.length > 0) {
+    const node = getNode(root, path);
+    const found = isScalar(node) ? `, found ${JSON.stringify(node.value)}` : "";
+    return [
+      {
+        file,
+        ...locate(root, path, at),
+        path: formatPath(path),
+        message: `expected one of ${options.map((o) => String(o)).join(", ")}${found}`,
+      },
+    ];
+  }
   const found = describeFound(issue, root, path);
   return [
     { file, ...locate(root, path, at), path: formatPath(path), message: `${expectation(issue)}${found}` },
@@ -285,6 +337,8 @@ function expectation(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       return issue.input === undefined ? `missing; expected ${issue.expected}` : `expected ${issue.expected}`;
     case "invalid_value":
+      if (issue.input === undefined)
+        return `missing; expected ${issue.message.startsWith("Invalid") ? issue.values.map((v) => JSON.stringify(v)).join(" or ") : issue.message}`;
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "too_small":
       return issue.origin === "array"
@@ -314,6 +368,15 @@ function describeFound(issue: z.core.$ZodIssue, root: unknown, path: (string | n
   const value =
     "input" in issue && issue.input !== undefined ? issue.input : isScalar(node) ? node.value : undefined;
   if (value === undefined) return "";
+  if (typeof value === "number" && Number.isNaN(value)) return ", found .nan (not a number)";
+  if (typeof value === "number" && !Number.isFinite(value))
+    return `, found ${value > 0 ? "" : "-"}.inf (infinity)`;
+  if (
+    typeof value === "string" &&
+    /^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$/.test(value) &&
+    !Number.isFinite(Number(value))
+  )
+    return `, found ${value}, which is beyond the range of a number`;
   const shown =
     typeof value === "object"
       ? Array.isArray(value)

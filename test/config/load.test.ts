@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
@@ -97,7 +97,7 @@ test("a missing required key names the key and what is expected", () => {
 test("YAML syntax errors and duplicate keys are reported with their position", () => {
   const problems = problemsOf("version: 1\nline:\n  name: a\n  name: b\n");
   assert.equal(problems[0]!.line, 4);
-  assert.match(problems[0]!.message, /YAML syntax/);
+  assert.match(problems[0]!.message, /the key .name. appears twice in the same mapping/);
 });
 
 test("a file from a newer linepilot is refused with the reason", () => {
@@ -316,4 +316,58 @@ ${registry}`;
     { ...none.sync!.backoff, initialMs: 500 },
     "only the named field differs",
   );
+});
+
+test("config messages say what is wrong in the plant's words: protocols, .nan/.inf/1e400, a missing version, a duplicate key, an alias bomb, deep nesting, UTF-16, a long error list", async (t) => {
+  const dir = tempDir(t);
+  const base =
+    "line: { enterprise: a, site: b, area: c, name: d }\nmachines: [{ id: 1, name: M }]\nstore: { path: x.db }\n";
+  const tag = (extra: string) =>
+    `version: 1\n${base}connections: [{ id: p, protocol: modbus-tcp, host: h }]\ntags: [{ name: t, machine: 1, connection: p, modbus: { area: input, address: 0 }, ${extra} }]\n`;
+  let bomb = "version: 1\na0: &a0 [x,x,x,x,x,x,x,x,x,x]\n";
+  for (let i = 1; i < 12; i++) bomb += `a${i}: &a${i} [${new Array(10).fill(`*a${i - 1}`).join(",")}]\n`;
+  const cases: [string, string | Buffer, RegExp][] = [
+    [
+      "proto",
+      `version: 1\n${base}connections: [{ id: p, protocol: profinet, host: h }]\n`,
+      /connections\[0\]\.protocol: expected one of opcua, modbus-tcp, modbus-rtu, found "profinet"/,
+    ],
+    ["nan", tag("deadband: .nan"), /tags\[0\]\.deadband: expected number, found \.nan \(not a number\)/],
+    ["inf", tag("deadband: .inf"), /tags\[0\]\.deadband: expected number, found \.inf \(infinity\)/],
+    [
+      "huge",
+      tag("deadband: 1e400"),
+      /tags\[0\]\.deadband: expected number, found 1e400, which is beyond the range of a number/,
+    ],
+    ["noversion", base, /:1:1: version: missing; expected the config file version, 1/],
+    [
+      "duplicate",
+      `version: 1\nversion: 1\n${base}`,
+      /:2:1: .*the key 'version' appears twice in the same mapping/,
+    ],
+    ["bomb", bomb, /:3:\d+: .*YAML aliases expand too far/],
+    ["deep", `version: 1\nx: ${"[".repeat(5000)}${"]".repeat(5000)}\n`, /:2:\d+: .*nested too deeply/],
+    [
+      "utf16",
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`version: 1\n${base}`, "utf16le")]),
+      /the file is UTF-16 .*save it as UTF-8/,
+    ],
+  ];
+  for (const [name, content, message] of cases) {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, content);
+    const r = await runCliToEnd(["config", "check", file]);
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, message, `${name}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+`),
+      `${name} names file:line`,
+    );
+  }
+  const many = `version: 1\n${base}connections: [{ id: p, protocol: modbus-tcp, host: h }]\ntags:\n${Array.from({ length: 60 }, (_, i) => `  - { name: t${i}, machine: 1, connection: p, modbus: { area: input, address: ${i} }, deadband: no }`).join("\n")}\n`;
+  const r = await runCliToEnd(["config", "check", writeFile(dir, "many.yaml", many)]);
+  assert.match(r.stderr, /^60 errors in the configuration:/);
+  assert.match(r.stderr, /\.\.\. and 10 more$/m);
+  assert.equal(r.stderr.trim().split("\n").length, 52, "50 shown, the rest counted");
 });
