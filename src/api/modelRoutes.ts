@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { errorMessage, LinepilotError } from "../common/errors.js";
+import { readModelInfo } from "../inference/onnxModel.js";
 import type { Learner } from "../learning/learner.js";
 import { PM_MODEL_NAME } from "../maintenance/predictor.js";
 import type { ModelEntry, ModelRegistry } from "../registry/registry.js";
@@ -33,6 +34,30 @@ const learnBody = z.strictObject({ by, force: z.boolean().default(false) });
 function refuse(reply: FastifyReply, error: unknown) {
   const code = error instanceof LinepilotError ? error.code : "LP_ERR_MODEL";
   return reply.code(code === "LP_ERR_USAGE" ? 409 : 422).send({ error: code, message: errorMessage(error) });
+}
+
+/**
+ * A model is checked at import as it would be at promotion: a readable ONNX graph whose one input
+ * takes float32 rows of the features it declares. A refused import changes nothing.
+ */
+function checkImported(bytes: Uint8Array): void {
+  let info: ReturnType<typeof readModelInfo>;
+  try {
+    info = readModelInfo(bytes);
+  } catch (error) {
+    throw new LinepilotError("LP_ERR_MODEL", `not a readable ONNX model: ${errorMessage(error)}`);
+  }
+  const width = info.input.dims.at(-1);
+  if (info.info.features.length === 0)
+    throw new LinepilotError(
+      "LP_ERR_MODEL",
+      "the model declares no features (linepilot.features): it cannot be fed",
+    );
+  if (typeof width === "number" && width > 0 && width !== info.info.features.length)
+    throw new LinepilotError(
+      "LP_ERR_MODEL",
+      `the model's input ${info.input.name} takes ${width} values but it declares ${info.info.features.length} features`,
+    );
 }
 
 function usage(reply: FastifyReply, status: number, message: string) {
@@ -95,8 +120,10 @@ export function modelRoutes(registry: () => ModelRegistry | undefined, learner: 
       const body = importBody.safeParse(request.body ?? {});
       if (!body.success) return usage(reply, 400, z.prettifyError(body.error));
       try {
+        const bytes = Buffer.from(body.data.onnx, "base64");
+        checkImported(bytes);
         const entry = r.add(
-          Buffer.from(body.data.onnx, "base64"),
+          bytes,
           { name: body.data.name, version: body.data.version, type: body.data.type, status: "candidate" },
           body.data.by,
           "imported with linepilot models import",

@@ -7,7 +7,7 @@
 import { accessSync, constants } from "node:fs";
 import { request as httpRequest } from "node:http";
 import type { Command } from "commander";
-import { LinepilotError } from "../common/errors.js";
+import { ERROR_CODES, type ErrorCode, LinepilotError } from "../common/errors.js";
 import { loadConfigFile } from "../config/load.js";
 import { resolveSecret } from "../config/secrets.js";
 
@@ -106,8 +106,9 @@ function call(base: string, method: string, path: string, body: unknown, timeout
 
 function refusal(answer: Answer, base: string, path: string): LinepilotError {
   const b = answer.body as { error?: string; message?: string };
-  if (b.error === "LP_ERR_ACCESS") return new LinepilotError("LP_ERR_ACCESS", b.message ?? "refused");
-  if (b.error === "LP_ERR_BUSY") return new LinepilotError("LP_ERR_BUSY", b.message ?? "busy");
+  // The daemon's own code when it gives one (a refused model is LP_ERR_MODEL, not a usage error).
+  if (b.error !== undefined && b.error in ERROR_CODES)
+    return new LinepilotError(b.error as ErrorCode, b.message ?? ERROR_CODES[b.error as ErrorCode]);
   return new LinepilotError(
     answer.status >= 400 && answer.status < 500 ? "LP_ERR_USAGE" : "LP_ERR_API",
     b.message ?? `${base}${path} answered HTTP ${answer.status}: ${JSON.stringify(b)}`,

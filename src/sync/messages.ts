@@ -95,7 +95,9 @@ export const statusSchema = z
     messageId: z.string().optional(),
     state: z.enum(["online", "offline", "running", "degraded", "stopping"]),
     line: z.string(),
-    ts: isoTime,
+    ts: isoTime.describe(
+      "When the message was made. For the last will ('offline') that is when linepilot connected: the broker sends the will later, when the link is lost, without changing it",
+    ),
     components: z.record(z.string(), z.string()).optional().describe("component -> ok | degraded | down"),
     outboxDepth: z.int().optional(),
   })

@@ -236,6 +236,8 @@ export class PlantSync implements Component {
           this.#wake?.();
         });
         this.connectedSince = Date.now();
+        // Connected now: an error from before (a refused MQTT 5, a dropped link) is history, not status.
+        this.lastError = null;
         this.#log.info(
           { url: this.#cfg.url, protocolVersion: this.#protocolVersion, prefix: this.prefix },
           "plant broker connected",

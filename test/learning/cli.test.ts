@@ -62,6 +62,11 @@ learning: { schedule: "0 3 * * 0", historyDays: 3650 }
   );
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stdout, /imported as #2 \(candidate, encrypted\)/);
+  // A file that is not a model is refused at import, with the model error (not a usage error).
+  const garbage = writeFile(dir, "garbage.onnx", "not a model at all");
+  const refused = await change("models", "import", garbage, "--model-version", "junk");
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /error LP_ERR_MODEL: not a readable ONNX model/);
   const pickle = await change("models", "import", join(ROOT, "package.json"), "--model-version", "x");
   assert.equal(pickle.code, 2);
   assert.match(pickle.stderr, /only \.onnx models are accepted/);

@@ -118,6 +118,12 @@ test("the outbox drains in order with QoS 1, each message once with a stable id;
   const { store, sync } = await startSync(t, url);
   audit(store, 500);
   await waitFor(() => subscriber.ids("audit").size === 500, 20_000, "500 audit messages");
+  assert.equal(sync.health().details.protocolVersion, 4, "fell back to MQTT 3.1.1");
+  assert.equal(
+    sync.health().details.lastError,
+    null,
+    "the refused MQTT 5 attempt is not shown as a current error",
+  );
   const audits = subscriber.received.filter((m) => m.topic === `${PREFIX}/audit`);
   assert.deepEqual(
     audits.map((m) => m.payload.decision),
