@@ -235,8 +235,18 @@ export class ModelRegistry implements Component {
     } catch (error) {
       const refused = errorMessage(error);
       const fallback = this.withStatus(name, "fallback");
+      // The fallback is tried before anything is said about it: the audit must not claim a
+      // fallback runs when it was refused too (the same wrong key refuses both).
+      let loaded: Buffer | undefined;
+      let fallbackRefused: string | undefined;
+      if (fallback !== undefined)
+        try {
+          loaded = this.load(fallback);
+        } catch (e) {
+          fallbackRefused = errorMessage(e);
+        }
       this.#log.error(
-        { err: refused, fallback: fallback?.id ?? null },
+        { err: refused, fallback: fallback?.id ?? null, fallbackRefused: fallbackRefused ?? null },
         "the active model was refused at load",
       );
       this.#store.recordDecision({
@@ -244,12 +254,29 @@ export class ModelRegistry implements Component {
         actor: "linepilot",
         modelId: active.id,
         decision:
-          fallback === undefined ? "refused, no fallback" : `refused, running fallback #${fallback.id}`,
-        reason: refused,
-        details: { name, active: active.id, fallback: fallback?.id ?? null },
+          fallback === undefined
+            ? "refused, no fallback"
+            : loaded === undefined
+              ? `refused, and fallback #${fallback.id} refused too`
+              : `refused, running fallback #${fallback.id}`,
+        reason:
+          fallbackRefused === undefined
+            ? refused
+            : `${refused}; fallback #${fallback!.id}: ${fallbackRefused}`,
+        details: {
+          name,
+          active: active.id,
+          fallback: fallback?.id ?? null,
+          fallbackRefused: fallbackRefused ?? null,
+        },
       });
       if (fallback === undefined) throw error;
-      return { entry: fallback, bytes: this.load(fallback), refused };
+      if (loaded === undefined)
+        throw new LinepilotError(
+          "LP_ERR_MODEL",
+          `${refused}; the fallback #${fallback.id} was refused too: ${fallbackRefused}`,
+        );
+      return { entry: fallback, bytes: loaded, refused };
     }
   }
 
@@ -367,9 +394,23 @@ export class ModelRegistry implements Component {
     action: "promote" | "rollback",
     reason: string,
   ): Promise<{ active: ModelEntry; fallback?: ModelEntry }> {
-    const bytes = this.load(next); // a tampered file is refused here, before anything changes
-    const activator = this.#activators.get(next.name);
-    const prepared = activator === undefined ? undefined : await activator(bytes, next);
+    let prepared: Awaited<ReturnType<Activator>> | undefined;
+    try {
+      const bytes = this.load(next); // a tampered file is refused here, before anything changes
+      const activator = this.#activators.get(next.name);
+      prepared = activator === undefined ? undefined : await activator(bytes, next);
+    } catch (error) {
+      // A refused promotion is a decision too: who asked, which model, and why it was refused.
+      this.#store.recordDecision({
+        kind: action === "promote" ? "model_promote_refused" : "model_rollback_refused",
+        actor,
+        modelId: next.id,
+        decision: `${next.name}: #${next.id} (${next.version}) not made active; #${current?.id ?? "none"} stays`,
+        reason: `${errorMessage(error)}${reason === "" ? "" : ` (asked: ${reason})`}`,
+        details: { name: next.name, refused: next.id, active: current?.id ?? null },
+      });
+      throw error;
+    }
     const now = Date.now();
     try {
       this.#record(next, current, actor, action, reason, now);
