@@ -107,6 +107,8 @@ export class ModelRegistry implements Component {
   #key: Buffer | undefined;
   refusedLoads = 0;
   lastRefusal: string | null = null;
+  /** Models of a name whose active one was refused and is not replaced yet: what keeps health degraded. */
+  readonly #refusedActive = new Set<string>();
 
   constructor(cfg: RegistryConfig, deps: { store: Store; log: Logger; env?: NodeJS.ProcessEnv }) {
     this.#cfg = cfg;
@@ -144,12 +146,14 @@ export class ModelRegistry implements Component {
   health(): ComponentHealth {
     const active = this.list().filter((e) => e.status === "active");
     return {
-      state: this.#key === undefined ? "stopped" : this.refusedLoads > 0 ? "degraded" : "ok",
+      // Degraded while an active model stands refused; a refusal that was dealt with is history.
+      state: this.#key === undefined ? "stopped" : this.#refusedActive.size > 0 ? "degraded" : "ok",
       details: {
         dir: this.dir,
         active: Object.fromEntries(active.map((e) => [e.name, { id: e.id, version: e.version }])),
         refusedLoads: this.refusedLoads,
         lastRefusal: this.lastRefusal,
+        refusedActive: [...this.#refusedActive],
       },
     };
   }
@@ -231,8 +235,11 @@ export class ModelRegistry implements Component {
     const active = this.withStatus(name, "active");
     if (active === undefined) return undefined;
     try {
-      return { entry: active, bytes: this.load(active) };
+      const bytes = this.load(active);
+      this.#refusedActive.delete(name);
+      return { entry: active, bytes };
     } catch (error) {
+      this.#refusedActive.add(name);
       const refused = errorMessage(error);
       const fallback = this.withStatus(name, "fallback");
       // The fallback is tried before anything is said about it: the audit must not claim a
@@ -419,6 +426,7 @@ export class ModelRegistry implements Component {
       throw error;
     }
     prepared?.commit();
+    this.#refusedActive.delete(next.name); // a model that loaded and was activated is running
     this.#log.info(
       { name: next.name, active: next.id, previous: current?.id ?? null, action, actor },
       "active model changed",

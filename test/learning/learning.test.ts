@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { summarize } from "../../src/cli/commands/status.js";
 import { silentLogger } from "../../src/common/logger.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { LineConfig } from "../../src/config/schema.js";
@@ -257,6 +258,25 @@ test("a run stopped mid-training, or cut by a crash, leaves no half-registered m
   assert.equal(restarted.modelId, shipped.id, "the fallback runs");
   assert.match(restarted.fallbackReason ?? "", /failed authentication/);
   assert.equal(restarted.health().state, "degraded");
+  // `status` says why, and the registry's state clears once a model that loads is made active.
+  assert.match(
+    summarize("maintenance", restarted.health().details),
+    /RUNNING THE FALLBACK model #\d+: .*failed authentication/,
+  );
+  assert.equal(registry.health().state, "degraded");
+  assert.match(
+    summarize("registry", registry.health().details),
+    /REFUSED active predictive_maintenance: .*failed authentication/,
+  );
+  const good = registry.add(
+    registry.load(shipped),
+    { name: PM_MODEL_NAME, version: "good", type: "random_forest", status: "candidate" },
+    "test",
+    "test",
+  );
+  await registry.promote(good.id, "anna");
+  assert.equal(registry.health().state, "ok", "a refusal that was dealt with is history");
+  assert.doesNotMatch(summarize("registry", registry.health().details), /REFUSED/);
 });
 
 test("the cron schedule in the YAML starts runs by itself, recorded with their trigger", async (t) => {

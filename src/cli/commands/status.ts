@@ -44,6 +44,7 @@ export function summarize(name: string, d: Record<string, unknown>): string {
         `windows not scored (gaps, or less than a window of data yet) ${d.incompleteWindows}`,
         `not scored while down ${d.downMachines}`,
       );
+    if (d.fallbackReason) parts.push(`RUNNING THE FALLBACK model #${d.modelId}: ${d.fallbackReason}`);
     const unscored = Object.entries((d.unscored ?? {}) as Record<string, string>);
     if (unscored.length > 0)
       parts.push(`not scored: ${unscored.map(([m, why]) => `machine ${m} ${why}`).join("; ")}`);
@@ -108,6 +109,13 @@ export function summarize(name: string, d: Record<string, unknown>): string {
     if (recent.length > 0)
       for (const e of recent.slice(-3)) parts.push(`error x${e.count} since ${e.since}: ${e.message}`);
     else if (d.lastError) parts.push(`last error: ${d.lastError}`);
+  } else if (name === "registry") {
+    for (const [model, a] of Object.entries(
+      (d.active ?? {}) as Record<string, { id: number; version: string }>,
+    ))
+      parts.push(`${model} #${a.id} (${a.version}) active`);
+    if (((d.refusedActive ?? []) as string[]).length > 0)
+      parts.push(`REFUSED active ${(d.refusedActive as string[]).join(", ")}: ${d.lastRefusal}`);
   } else if (name === "api") parts.push(`listening ${JSON.stringify(d.address)}`);
   else if (name === "retention") parts.push(`deleted ${d.deletedTotal} rows`);
   return parts.join(", ");
