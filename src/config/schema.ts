@@ -1035,6 +1035,19 @@ export function overlappingRegisters(tags: readonly TagConfig[]): string[] {
   return out;
 }
 
+/**
+ * The line config as a JSON Schema (what a user writes: defaults optional), for an editor's
+ * completion and checks (deploy/linepilot-config.schema.json, `npm run schemas`). Cross-field rules
+ * (connections named by tags, limits of writable tags) are only in `linepilot config check`.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    $id: "https://linepilot.local/schemas/line-config.schema.json",
+    title: "linepilot line configuration",
+    ...z.toJSONSchema(lineConfigSchema, { target: "draft-2020-12", io: "input", unrepresentable: "any" }),
+  };
+}
+
 /** The validated configuration of one line, as every component receives it (frozen). */
 export type LineConfig = z.output<typeof lineConfigSchema>;
 export type MachineConfig = LineConfig["machines"][number];

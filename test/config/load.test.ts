@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
+import { configJsonSchema } from "../../src/config/schema.js";
 import { resolveSecret } from "../../src/config/secrets.js";
 import { lineYaml, ROOT, runCliToEnd, tempDir, writeFile } from "../helpers.js";
 
@@ -370,4 +371,16 @@ test("config messages say what is wrong in the plant's words: protocols, .nan/.i
   assert.match(r.stderr, /^60 errors in the configuration:/);
   assert.match(r.stderr, /\.\.\. and 10 more$/m);
   assert.equal(r.stderr.trim().split("\n").length, 52, "50 shown, the rest counted");
+});
+
+test("deploy/linepilot-config.schema.json is the schema the loader validates with (for an editor's completion)", () => {
+  const file = join(ROOT, "deploy", "linepilot-config.schema.json");
+  assert.deepEqual(
+    JSON.parse(readFileSync(file, "utf8")),
+    configJsonSchema(),
+    `${file} is stale: npm run schemas`,
+  );
+  const properties = (configJsonSchema() as { properties: Record<string, unknown> }).properties;
+  for (const key of ["version", "line", "machines", "connections", "tags", "store", "sync", "maintenance"])
+    assert.ok(key in properties, key);
 });
