@@ -348,7 +348,7 @@ const store = z.strictObject({
       checkIntervalMs: durationMs(1_000, 86_400_000).default(60_000),
       deleteChunkRows: z.int().min(100).max(1_000_000).default(20_000),
     })
-    .default({ maxAgeDays: 90, maxSizeMb: 2_048, checkIntervalMs: 60_000, deleteChunkRows: 20_000 })
+    .prefault({})
     .describe("Telemetry retention; alerts, audit records and unsynced outbox messages are never deleted"),
 });
 
@@ -422,7 +422,7 @@ const sync = z
             "Command -> senders allowed to send it (the command's 'sender' field); anything else is refused",
           ),
       })
-      .default({ allow: {} }),
+      .prefault({}),
     sparkplug: z
       .strictObject({
         groupId: identifier.describe("Sparkplug group id"),
@@ -520,14 +520,7 @@ const maintenance = z
           .describe("A value that did not change (no new sample, none Bad) stays valid this long"),
         fill: z.enum(["linear", "locf"]).default("linear"),
       })
-      .default({
-        minutes: 5,
-        stepMs: 60_000,
-        baselineH: 24,
-        maxGapMs: 180_000,
-        holdMs: 21_600_000,
-        fill: "linear",
-      }),
+      .prefault({}),
     alerts: z
       .strictObject({
         medium: z.number().min(0).max(1).default(0.3),
@@ -537,14 +530,7 @@ const maintenance = z
         clearAfterTicks: z.int().min(1).max(1_000).default(3),
         minHoldMs: durationMs(0, 86_400_000).default(1_800_000),
       })
-      .default({
-        medium: 0.3,
-        high: 0.6,
-        escalate: 0.85,
-        clearBelow: 0.3,
-        clearAfterTicks: 3,
-        minHoldMs: 1_800_000,
-      }),
+      .prefault({}),
     baseline: z
       .strictObject({
         days: z
@@ -795,7 +781,7 @@ const learning = z
         minSamplesLeaf: z.int().min(1).max(1_000).default(5),
         seed: z.int().default(7),
       })
-      .default({ trees: 60, maxDepth: 8, minSamplesLeaf: 5, seed: 7 }),
+      .prefault({}),
   })
   .describe("Continuous learning: retrain the predictive-maintenance model on the line's own history");
 
@@ -846,15 +832,12 @@ export const lineConfigSchema = z
     optimizer: optimizer.optional(),
     registry: registry.optional(),
     learning: learning.optional(),
-    safety: safety.default({
-      maxChangePercent: 15,
-      autonomousStepPercent: 10,
-      minIntervalMs: 60_000,
-      alarms: [],
-    }),
-    api: api.default({ host: "127.0.0.1", port: 8_001 }),
-    logging: logging.default({ level: "info" }),
-    daemon: daemon.default({ stopTimeoutMs: 10_000, componentStopTimeoutMs: 5_000 }),
+    // Object defaults are prefaults: the empty block parsed through the fields' own defaults, so
+    // each default is written once, on its field.
+    safety: safety.prefault({}),
+    api: api.prefault({}),
+    logging: logging.prefault({}),
+    daemon: daemon.prefault({}),
   })
   // `when: always`: cross-reference mistakes are reported together with the shape mistakes, so the
   // refinement reads the input defensively (a field may still be missing or of the wrong type).
