@@ -121,23 +121,16 @@ test("an unreachable PLC at start is retried with backoff; data flows once it ap
   assert.deepEqual([...new Set(events.map((e) => e.kind))], ["connection_lost", "connection_restored"]);
 });
 
-test("a dead unit costs only its own timeout: the other units keep their poll rate", async (t) => {
-  // A modbus-serial server whose unit 3 never answers (a unit switched off on a gateway).
-  let unit1Reads = 0;
-  let unit3Reads = 0;
-  const server = new modbusSerial.ServerTCP(
-    {
-      getInputRegister: (addr: number, unitID: number, cb: (err: Error | null, v: number) => void) => {
-        if (unitID === 3) {
-          unit3Reads++;
-          return; // never answers
-        }
-        unit1Reads++;
-        cb(null, addr + 1);
-      },
-    } as never,
-    { host: "127.0.0.1", port: "0" as unknown as number, unitID: 255 },
-  );
+/** A modbus-serial TCP server on a free port whose input registers answer through `read`; its port. */
+async function inputRegisterServer(
+  t: TestContext,
+  read: (addr: number, unitID: number, cb: (err: unknown, v?: number) => void) => void,
+): Promise<number> {
+  const server = new modbusSerial.ServerTCP({ getInputRegister: read } as never, {
+    host: "127.0.0.1",
+    port: "0" as unknown as number,
+    unitID: 255,
+  });
   await new Promise<void>((r) => server.on("initialized", () => r()));
   t.after(
     () =>
@@ -146,7 +139,21 @@ test("a dead unit costs only its own timeout: the other units keep their poll ra
         server.close(() => r());
       }),
   );
-  const port = (server as unknown as { _server: { address(): { port: number } } })._server.address().port;
+  return (server as unknown as { _server: { address(): { port: number } } })._server.address().port;
+}
+
+test("a dead unit costs only its own timeout: the other units keep their poll rate", async (t) => {
+  // A modbus-serial server whose unit 3 never answers (a unit switched off on a gateway).
+  let unit1Reads = 0;
+  let unit3Reads = 0;
+  const port = await inputRegisterServer(t, (addr, unitID, cb) => {
+    if (unitID === 3) {
+      unit3Reads++;
+      return; // never answers
+    }
+    unit1Reads++;
+    cb(null, addr + 1);
+  });
   const tags = `  - { name: alive, machine: 7, connection: plc, intervalMs: 50, modbus: { unitId: 1, area: input, address: 0 } }
   - { name: dead, machine: 8, connection: plc, intervalMs: 50, modbus: { unitId: 3, area: input, address: 0 } }`;
   const yaml = lineYaml({ storePath: "x.db", plcPort: port, tags }).replace(
@@ -173,25 +180,11 @@ test("a dead unit costs only its own timeout: the other units keep their poll ra
 test("a device without some registers inside a coalesced read: the read is split until only the missing tag is Bad (BadNodeIdUnknown), and that address is backed off", async (t) => {
   // Registers 48 and 53 exist; 50 does not (exception 2, IllegalDataAddress), nor does 70.
   const asked = new Map<number, number>();
-  const server = new modbusSerial.ServerTCP(
-    {
-      getInputRegister: (addr: number, _unit: number, cb: (err: unknown, v?: number) => void) => {
-        asked.set(addr, (asked.get(addr) ?? 0) + 1);
-        if (addr === 50 || addr === 70) return cb({ modbusErrorCode: 2, msg: "no such register" });
-        cb(null, addr * 10);
-      },
-    } as never,
-    { host: "127.0.0.1", port: "0" as unknown as number, unitID: 255 },
-  );
-  await new Promise<void>((r) => server.on("initialized", () => r()));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of server.socks.keys()) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  const port = (server as unknown as { _server: { address(): { port: number } } })._server.address().port;
+  const port = await inputRegisterServer(t, (addr, _unit, cb) => {
+    asked.set(addr, (asked.get(addr) ?? 0) + 1);
+    if (addr === 50 || addr === 70) return cb({ modbusErrorCode: 2, msg: "no such register" });
+    cb(null, addr * 10);
+  });
   const tags = [48, 50, 53, 70]
     .map(
       (a) =>
