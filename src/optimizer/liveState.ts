@@ -8,6 +8,8 @@ import { isDown, runningStates } from "../connectors/machineEvents.js";
 import { type LiveValues, stalenessLimits, usableValue } from "../connectors/quality.js";
 import { isSetpointRole, roleOf, SETPOINT_ROLES, type SetpointRole } from "../line/vocabulary.js";
 import type { Signal } from "../process/machine.js";
+import { activeGoal } from "../store/goals.js";
+import { firstValueSince } from "../store/seriesReader.js";
 import type { Store } from "../store/store.js";
 import { type MachineState, machineState } from "./decision.js";
 
@@ -57,12 +59,6 @@ export function liveStateReader(
 ): (machineId: number, now: number) => MachineState | string {
   const index = new Map(line.tags.map((t, i) => [t.name, i]));
   const running = runningStates(line.tags);
-  const goal = store.db.prepare(
-    "SELECT target_pieces AS pieces, starts_at AS s, due_at AS d FROM production_goals WHERE status = 'active' AND starts_at <= ? AND due_at > ? ORDER BY due_at LIMIT 1",
-  );
-  const firstSince = store.db.prepare(
-    "SELECT d.value AS v FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = ? AND d.ts >= ? AND d.value IS NOT NULL ORDER BY d.ts LIMIT 1",
-  );
   const goodTags = line.tags.filter((t) => t.role === "good_count" && tuned.has(t.machine));
   const unmodelled = unmodelledMachines(line, tuned as ReadonlyMap<number, ReadonlyMap<string, unknown>>);
   const staleAfter = stalenessLimits(line);
@@ -85,19 +81,19 @@ export function liveStateReader(
       return `the machine is not running (state ${signals.state})`;
     const missing = SETPOINT_ROLES.filter((sp) => limits[sp] !== undefined && signals[sp] === undefined);
     if (missing.length > 0) return `no good current value for ${missing.join(", ")}`;
-    const g = goal.get(now, now) as { pieces: number; s: number; d: number } | undefined;
+    const g = activeGoal(store.db, now);
     let share: MachineState["goal"];
     if (g !== undefined) {
       let made = 0;
       for (const t of goodTags) {
-        const first = firstSince.get(t.name, g.s) as { v: number } | undefined;
+        const first = firstValueSince(store.db, t.name, g.startsAt);
         const latest = live.latestValue[index.get(t.name)!]!;
-        if (first !== undefined && !Number.isNaN(latest)) made += Math.max(0, latest - first.v);
+        if (!Number.isNaN(first) && !Number.isNaN(latest)) made += Math.max(0, latest - first);
       }
       share = {
         remainingGood: Math.max(0, g.pieces - made) / Math.max(1, tuned.size),
-        remainingH: (g.d - now) / 3_600_000,
-        totalH: (g.d - g.s) / 3_600_000,
+        remainingH: (g.dueAt - now) / 3_600_000,
+        totalH: (g.dueAt - g.startsAt) / 3_600_000,
       };
     }
     return machineState(machineId, signals, limits, share);

@@ -5,6 +5,8 @@
  */
 import type { LineConfig } from "../config/schema.js";
 import { rolesOf } from "../line/vocabulary.js";
+import { activeGoal } from "../store/goals.js";
+import { sampleRange } from "../store/seriesReader.js";
 import type { Db } from "../store/store.js";
 import { calibrate } from "./calibrate.js";
 import { type Goal, parseGoal, type ScenarioResult, simulateScenario } from "./scenario.js";
@@ -19,20 +21,17 @@ export interface WhatIfRequest {
   seed?: number;
 }
 
-export function activeGoal(db: Db, now = Date.now()): Goal | undefined {
-  const row = db
-    .prepare(
-      "SELECT target_pieces AS pieces, starts_at AS s, due_at AS d FROM production_goals WHERE status = 'active' AND due_at > ? ORDER BY due_at LIMIT 1",
-    )
-    .get(now) as { pieces: number; s: number; d: number } | undefined;
-  return row === undefined ? undefined : { pieces: row.pieces, hours: (row.d - row.s) / 3_600_000 };
+/** The goal running now, as a what-if judges it: pieces in its span. */
+export function activeGoalOf(db: Db, now = Date.now()): Goal | undefined {
+  const g = activeGoal(db, now);
+  return g === undefined ? undefined : { pieces: g.pieces, hours: (g.dueAt - g.startsAt) / 3_600_000 };
 }
 
 export function whatIf(db: Db, request: WhatIfRequest, config?: LineConfig): ScenarioResult {
-  const newest = (db.prepare("SELECT max(ts) AS ts FROM sensor_data").get() as { ts: number | null }).ts;
+  const newest = sampleRange(db)?.to ?? null;
   const sinceTs = newest === null ? 0 : newest - (request.historyDays ?? 30) * 86_400_000;
   const calibration = calibrate(db, { roles: rolesOf(config), sinceTs });
-  const goal = request.goal !== undefined ? parseGoal(request.goal) : activeGoal(db);
+  const goal = request.goal !== undefined ? parseGoal(request.goal) : activeGoalOf(db);
   return simulateScenario(calibration, request.scenario, {
     ...(request.machines !== undefined ? { machines: request.machines } : {}),
     ...(request.horizonH !== undefined ? { horizonH: request.horizonH } : {}),

@@ -24,6 +24,16 @@ export function listTags(db: Db): StoredTag[] {
     .all() as StoredTag[];
 }
 
+/** A tag's first good value at or after `fromTs` (by name), or NaN. */
+export function firstValueSince(db: Db, tag: string, fromTs: number): number {
+  const row = db
+    .prepare(
+      "SELECT d.value AS v FROM sensor_data d JOIN tags t ON t.id = d.tag_id WHERE t.name = ? AND d.ts >= ? AND d.value IS NOT NULL ORDER BY d.ts LIMIT 1",
+    )
+    .get(tag, fromTs) as { v: number } | undefined;
+  return row?.v ?? Number.NaN;
+}
+
 /** The first and last sample time in the store, or null when it has none. */
 export function sampleRange(db: Db): { from: number; to: number } | null {
   const r = db.prepare("SELECT min(ts) AS a, max(ts) AS b FROM sensor_data").get() as {

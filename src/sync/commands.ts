@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { SyncConfig } from "../config/schema.js";
 import { acknowledgeAlert } from "../store/alerts.js";
+import { setGoal } from "../store/goals.js";
 import type { Store } from "../store/store.js";
 import { decideSuggestion } from "../store/suggestions.js";
 import { type PlantCommand, plantCommandSchema } from "./messages.js";
@@ -136,15 +137,15 @@ export class PlantCommands {
         const dueAt = Date.parse(c.args.dueAt);
         if (dueAt <= startsAt) throw new Refusal("dueAt must be after startsAt");
         // One active goal at a time: a new goal replaces the previous one.
-        this.#store.db
-          .prepare("UPDATE production_goals SET status = 'cancelled' WHERE status = 'active'")
-          .run();
-        const info = this.#store.db
-          .prepare(
-            "INSERT INTO production_goals (target_pieces, quality, starts_at, due_at, status, created_by, created_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-          )
-          .run(c.args.targetPieces, c.args.quality, startsAt, dueAt, c.sender, now);
-        return { goalId: Number(info.lastInsertRowid) };
+        const goalId = setGoal(this.#store.db, {
+          pieces: c.args.targetPieces,
+          quality: c.args.quality,
+          startsAt,
+          dueAt,
+          by: c.sender,
+          at: now,
+        });
+        return { goalId };
       }
       case "decide_suggestion": {
         // Marked here, in the command's transaction; the optimizer writes an approval through the
