@@ -4,8 +4,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { acknowledgeAlert } from "../store/alerts.js";
+import { acknowledgeAlert, listAlerts } from "../store/alerts.js";
 import { latestAnomalyScores } from "../store/anomalyScores.js";
+import { latestPredictions } from "../store/predictions.js";
 import type { Store } from "../store/store.js";
 
 const ackBody = z.strictObject({ by: z.string().min(1).max(64), note: z.string().max(500).optional() });
@@ -14,12 +15,7 @@ export function maintenanceRoutes(store: () => Store) {
   return (app: FastifyInstance): void => {
     app.get("/ai/alerts", async (request) => {
       const q = request.query as { state?: string; all?: string };
-      const rows = store()
-        .db.prepare(
-          `SELECT id, machine_id, kind, severity, state, opened_at, updated_at, cleared_at, acknowledged_by, acknowledged_at, details
-           FROM alerts ${q.all === "1" ? "" : "WHERE state != 'cleared'"} ORDER BY id DESC LIMIT 200`,
-        )
-        .all() as Record<string, unknown>[];
+      const rows = listAlerts(store(), q.all === "1");
       return {
         alerts: rows.map((r) => ({
           ...r,
@@ -46,20 +42,8 @@ export function maintenanceRoutes(store: () => Store) {
     app.get("/ai/predictions", async (request) => {
       const q = request.query as { machine?: string; limit?: string };
       const limit = Math.min(1_000, Math.max(1, Number(q.limit ?? 20) || 20));
-      const rows = (
-        q.machine === undefined
-          ? store().db.prepare("SELECT * FROM predictions ORDER BY id DESC LIMIT ?").all(limit)
-          : store()
-              .db.prepare("SELECT * FROM predictions WHERE machine_id = ? ORDER BY id DESC LIMIT ?")
-              .all(Number(q.machine), limit)
-      ) as Record<string, unknown>[];
-      return {
-        predictions: rows.map((r) => ({
-          ...r,
-          ts: new Date(Number(r.ts)).toISOString(),
-          reasons: JSON.parse(String(r.reasons)) as unknown,
-        })),
-      };
+      const rows = latestPredictions(store(), q.machine === undefined ? undefined : Number(q.machine), limit);
+      return { predictions: rows.map((r) => ({ ...r, ts: new Date(r.ts).toISOString() })) };
     });
     app.get("/ai/anomalies", async (request) => {
       const q = request.query as { machine?: string; limit?: string };

@@ -9,7 +9,9 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { ComponentHealth } from "../common/component.js";
 import type { Predictor } from "../maintenance/predictor.js";
 import type { ModelRegistry } from "../registry/registry.js";
+import { predictionsSince } from "../store/predictions.js";
 import type { Store } from "../store/store.js";
+import { writtenSuggestions } from "../store/suggestions.js";
 
 export interface MetricsSources {
   line: string;
@@ -40,9 +42,10 @@ export function metricsRoute(sources: MetricsSources) {
         details: c.details as Details,
       }));
   const details = (name: string) => (snapshot[name]?.details ?? {}) as Details;
-  const count = (sql: string, ...args: unknown[]) => {
+  // Figures the store counts: 0 before it is open.
+  const count = (figure: (store: Store) => number) => {
     const store = sources.store();
-    return store === undefined ? 0 : ((store.db.prepare(sql).get(...args) as { n: number | null }).n ?? 0);
+    return store === undefined ? 0 : figure(store);
   };
 
   new Gauge({
@@ -128,7 +131,7 @@ export function metricsRoute(sources: MetricsSources) {
     help: "Messages in the outbox waiting for the plant broker",
     registers: [register],
     collect() {
-      this.set(count("SELECT count(*) AS n FROM outbox"));
+      this.set(count((s) => s.sizes().outboxDepth));
     },
   });
   new Gauge({
@@ -157,7 +160,7 @@ export function metricsRoute(sources: MetricsSources) {
     help: "Failure-risk predictions stored in the last hour",
     registers: [register],
     collect() {
-      this.set(count("SELECT count(*) AS n FROM predictions WHERE ts > ?", Date.now() - 3_600_000));
+      this.set(count((s) => predictionsSince(s, Date.now() - 3_600_000)));
     },
   });
   new Gauge({
@@ -180,7 +183,7 @@ export function metricsRoute(sources: MetricsSources) {
     help: "Optimizer suggestions written to the PLC (autonomously or after approval)",
     registers: [register],
     collect() {
-      this.set(count("SELECT count(*) AS n FROM suggestions WHERE state IN ('written', 'partly_written')"));
+      this.set(count(writtenSuggestions));
     },
   });
   const effects = () => {

@@ -26,6 +26,7 @@ import {
 import { seriesTags } from "../preprocess/waveform.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { activeAlerts, applyModelAlert } from "../store/alerts.js";
+import { insertPrediction } from "../store/predictions.js";
 import type { Store } from "../store/store.js";
 import { AlertTracker, type RiskLevel, riskLevel } from "./alertPolicy.js";
 
@@ -370,18 +371,16 @@ export class Predictor implements Component {
     const db = store.db;
     const tracker = this.#tracker(a.machine_id);
     db.transaction(() => {
-      db.prepare(
-        "INSERT INTO predictions (machine_id, ts, model_id, risk_level, failure_probability, confidence, recommended_action, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      ).run(
-        a.machine_id,
-        now,
-        modelId,
-        a.risk_level,
-        a.failure_probability,
-        a.confidence,
-        a.recommended_action,
-        JSON.stringify(a.reasons),
-      );
+      insertPrediction(store, {
+        machine_id: a.machine_id,
+        ts: now,
+        model_id: modelId,
+        risk_level: a.risk_level,
+        failure_probability: a.failure_probability,
+        confidence: a.confidence,
+        recommended_action: a.recommended_action,
+        reasons: a.reasons,
+      });
       store.enqueueOutbox("prediction", "predictions", { version: 1, ...a });
       const change = tracker.update(now, a.failure_probability, ruleHigh, this.#holdNow);
       if (change === undefined) return;

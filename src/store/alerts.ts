@@ -181,3 +181,13 @@ export function activeSafetyAlerts(store: Store): { id: number; reason: string }
     reason: (JSON.parse(a.details) as { reason?: string }).reason ?? "safety alert",
   }));
 }
+
+/** The alerts `linepilot alerts` lists: open and acknowledged ones, or all with `all`, newest first. */
+export function listAlerts(store: Store, all: boolean, limit = 200): Record<string, unknown>[] {
+  return store.db
+    .prepare(
+      `SELECT id, machine_id, kind, severity, state, opened_at, updated_at, cleared_at, acknowledged_by, acknowledged_at, details
+       FROM alerts ${all ? "" : "WHERE state != 'cleared'"} ORDER BY id DESC LIMIT ?`,
+    )
+    .all(limit) as Record<string, unknown>[];
+}

@@ -247,3 +247,14 @@ export function setMode(store: Store, scope: string, mode: OptimizerMode, by: st
     });
   })();
 }
+
+/** Suggestions written to the PLC, wholly or partly (for /metrics). */
+export function writtenSuggestions(store: Store): number {
+  return (
+    store.db
+      .prepare("SELECT count(*) AS n FROM suggestions WHERE state IN ('written', 'partly_written')")
+      .get() as {
+      n: number;
+    }
+  ).n;
+}
