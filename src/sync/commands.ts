@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { SyncConfig } from "../config/schema.js";
 import { acknowledgeAlert } from "../store/alerts.js";
 import { setGoal } from "../store/goals.js";
+import { rememberCommand, seenCommand } from "../store/plantCommands.js";
 import type { Store } from "../store/store.js";
 import { decideSuggestion } from "../store/suggestions.js";
 import { type PlantCommand, plantCommandSchema } from "./messages.js";
@@ -75,13 +76,11 @@ export class PlantCommands {
         command,
         false,
       );
-    const seen = db
-      .prepare("SELECT ok, reply FROM plant_commands WHERE sender = ? AND command_id = ?")
-      .get(command.sender, command.id) as { ok: number; reply: string } | undefined;
+    const seen = seenCommand(db, command.sender, command.id);
     if (seen !== undefined) {
       // Idempotent: the same id gets the same answer again, audited as a repeat; no effect twice.
       this.duplicates++;
-      const reply = JSON.parse(seen.reply) as Record<string, unknown>;
+      const reply = seen.reply;
       db.transaction(() => {
         this.#store.recordDecision({
           kind: "plant_command",
@@ -92,7 +91,7 @@ export class PlantCommands {
         });
         this.#store.enqueueOutbox("reply", "replies", { ...reply, duplicate: true });
       })();
-      return { commandId: command.id, ok: seen.ok === 1, duplicate: true, reply };
+      return { commandId: command.id, ok: seen.ok, duplicate: true, reply };
     }
     try {
       return db.transaction(() => {
@@ -208,11 +207,14 @@ export class PlantCommands {
     });
     // A command without a readable id cannot be remembered; it is answered and audited only.
     if (remember && commandId !== null && command !== undefined)
-      this.#store.db
-        .prepare(
-          "INSERT OR IGNORE INTO plant_commands (sender, command_id, received_at, command, ok, reply) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .run(command.sender, commandId, Date.now(), command.command, ok ? 1 : 0, JSON.stringify(reply));
+      rememberCommand(this.#store.db, {
+        sender: command.sender,
+        id: commandId,
+        command: command.command,
+        ok,
+        reply,
+        at: Date.now(),
+      });
     const messageId = this.#store.enqueueOutbox("reply", "replies", reply);
     return { commandId, ok, duplicate: false, reply: { ...reply, messageId } };
   }
