@@ -78,12 +78,11 @@ const backoff = z
   })
   .describe("Reconnect backoff: exponential from initialMs to maxMs, with +/- jitter, retrying forever");
 
-/** The plant broker's: a broker restart is waited out more patiently than a PLC. */
-const syncBackoff = z
-  .strictObject({
-    initialMs: durationMs(10, 60_000).default(1_000),
-    maxMs: durationMs(100, 600_000).default(30_000),
-    jitter: z.number().min(0).max(1).default(0.2),
+/** The plant broker's: the same bounds, and a broker restart waited out more patiently than a PLC. */
+const syncBackoff = backoff
+  .extend({
+    maxMs: backoff.shape.maxMs.unwrap().default(30_000),
+    jitter: backoff.shape.jitter.unwrap().default(0.2),
   })
   .describe("Reconnect backoff to the plant broker: exponential from initialMs to maxMs, with +/- jitter");
 
