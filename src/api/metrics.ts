@@ -7,6 +7,7 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { ComponentHealth } from "../common/component.js";
+import type { MaintenanceFigures } from "../maintenance/figures.js";
 import type { Predictor } from "../maintenance/predictor.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { predictionsSince } from "../store/predictions.js";
@@ -19,6 +20,8 @@ export interface MetricsSources {
   store(): Store | undefined;
   maintenance(): Predictor | undefined;
   registry(): ModelRegistry | undefined;
+  /** MTBF/MTTR per machine and the models' live counters (maintenance/figures.ts), cached by the daemon. */
+  maintenanceFigures?(): MaintenanceFigures | undefined;
 }
 
 type Details = Record<string, unknown>;
@@ -220,10 +223,74 @@ export function metricsRoute(sources: MetricsSources) {
     },
   });
 
+  let figures: MaintenanceFigures | undefined;
+  const perMachine = (
+    name: string,
+    help: string,
+    value: (r: MaintenanceFigures["reliability"][number]) => number | null,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["machine"],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const r of figures?.reliability ?? []) {
+          const v = value(r);
+          if (v !== null) this.set({ machine: String(r.machine) }, v);
+        }
+      },
+    });
+  perMachine(
+    "linepilot_machine_mtbf_hours",
+    "Mean operating hours between failures (absent before the first failure)",
+    (r) => r.mtbfH,
+  );
+  perMachine(
+    "linepilot_machine_mttr_hours",
+    "Mean hours to repair, from the recorded repairs",
+    (r) => r.mttrH,
+  );
+  perMachine(
+    "linepilot_machine_failures",
+    "Failures counted since the machine was first seen",
+    (r) => r.failures,
+  );
+  new Gauge({
+    name: "linepilot_model_alerts",
+    help: "A model's alerts by what technicians found: raised, confirmed, false_alarm, unreviewed, and failures it missed",
+    labelNames: ["model", "kind", "outcome"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const m of figures?.models ?? []) {
+        const labels = { model: String(m.modelId), kind: m.kind };
+        this.set({ ...labels, outcome: "raised" }, m.raised);
+        this.set({ ...labels, outcome: "confirmed" }, m.confirmed);
+        this.set({ ...labels, outcome: "false_alarm" }, m.falseAlarms);
+        this.set({ ...labels, outcome: "unreviewed" }, m.unreviewed);
+        this.set({ ...labels, outcome: "missed" }, m.missed);
+      }
+    },
+  });
+  new Gauge({
+    name: "linepilot_model_live_precision",
+    help: "Confirmed over reviewed alerts of a model on this line (absent before the first review)",
+    labelNames: ["model", "kind"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const m of figures?.models ?? [])
+        if (m.precision !== null) this.set({ model: String(m.modelId), kind: m.kind }, m.precision);
+    },
+  });
+
   return (app: FastifyInstance): void => {
     app.get("/metrics", async (_request, reply) => {
       snapshot = sources.components();
       effectsOfScrape = effects();
+      figures = sources.maintenanceFigures?.();
       reply.header("content-type", register.contentType);
       return register.metrics();
     });

@@ -4,11 +4,15 @@
  * error messages. `linepilot config check` and the daemon both validate with it.
  */
 import { Cron } from "croner";
+import jsonata from "jsonata";
 import { z } from "zod";
 import { ROLE_PATTERN, STANDARD_ROLES } from "../line/vocabulary.js";
 
 /** The newest config file version this build reads. Older versions are migrated in memory by load.ts. */
 export const CONFIG_VERSION = 1;
+
+/** Hours ahead a failure counts as predicted: learning's label horizon and the live counters'. */
+export const DEFAULT_HORIZON_H = 48;
 
 /**
  * MQTT topic levels and Sparkplug ids may not contain `+ # /` or spaces (FIELD-NOTES, UNS rules), and
@@ -66,6 +70,14 @@ const machine = z.strictObject({
     .describe("Numeric machine id, as the plant's maintenance system knows it"),
   name: z.string().min(1).max(100).describe("Human name, shown in the CLI and alerts"),
   kind: z.string().max(50).optional().describe("Machine type, e.g. press, extruder, conveyor"),
+  assetId: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe(
+      "The machine's id in the maintenance system (SAP equipment, Maximo asset number), for work orders",
+    ),
 });
 
 // ---- Field connections (OPC UA and Modbus) ----
@@ -353,7 +365,13 @@ const store = z.strictObject({
 
 // ---- Plant sync (MQTT) ----
 
-export const PLANT_COMMANDS = ["ack_alert", "record_maintenance", "set_goal", "decide_suggestion"] as const;
+export const PLANT_COMMANDS = [
+  "ack_alert",
+  "close_alert",
+  "record_maintenance",
+  "set_goal",
+  "decide_suggestion",
+] as const;
 
 const sync = z
   .strictObject({
@@ -478,6 +496,89 @@ const safety = z
   .describe("Hard limits on every write to a PLC, whoever asks for it");
 
 // ---- Predictive maintenance ----
+
+/** A JSONata expression (https://jsonata.org), checked when the config is read. */
+const jsonataExpression = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      try {
+        jsonata(text);
+      } catch (error) {
+        const e = error as { message: string; position?: number };
+        ctx.addIssue({
+          code: "custom",
+          message: `${what} is not a valid JSONata expression: ${e.message}${e.position === undefined ? "" : ` (at character ${e.position})`}`,
+        });
+      }
+    });
+
+const workOrderHttp = z.strictObject({
+  url: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, { error: "an http:// or https:// URL of the maintenance system's API" })
+    .describe(
+      "Where work orders are sent, e.g. https://sap.plant/sap/opu/odata4/.../MaintenanceNotification",
+    ),
+  method: z.enum(["POST", "PUT"]).default("POST"),
+  headers: z
+    .record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string().max(1_000))
+    .default({})
+    .describe("Plain headers, e.g. sap-client: '100'"),
+  secretHeaders: z
+    .record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRef)
+    .default({})
+    .describe("Headers whose value is a secret, e.g. Authorization: ${credential:cmms-auth}"),
+  body: jsonataExpression("body")
+    .optional()
+    .describe(
+      "A JSONata expression over the work order (alertId, machine_id, machine, line, priority, requested_action, reasons, due_by, ...) giving the JSON body; default: the work order itself",
+    ),
+  idFrom: jsonataExpression("idFrom")
+    .optional()
+    .describe(
+      "A JSONata expression over the response body giving the maintenance system's id, e.g. MaintenanceNotification",
+    ),
+  timeoutMs: durationMs(500, 120_000).default(10_000),
+  retry: z
+    .strictObject({
+      initialMs: durationMs(100, 3_600_000).default(5_000),
+      maxMs: durationMs(1_000, 86_400_000).default(600_000),
+    })
+    .prefault({}),
+  caFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("CA certificate (PEM) for an https URL signed by the plant's CA"),
+});
+
+const costs = z
+  .strictObject({
+    currency: z.string().min(1).max(8).default("EUR"),
+    downtimePerHour: z.number().min(0).default(0).describe("What an hour of unplanned stop costs"),
+    repairParts: z.number().min(0).default(0).describe("Parts and labour of a typical repair"),
+    preventiveVisit: z.number().min(0).default(0).describe("Parts and labour of a planned maintenance visit"),
+    energyPerKwh: z.number().min(0).default(0),
+    scrapPerPiece: z.number().min(0).default(0),
+  })
+  .describe("What the insights' yearly savings are estimated from; 0 leaves a saving unestimated");
+
+const insightsConfig = z
+  .strictObject({
+    minEvents: z
+      .int()
+      .min(2)
+      .max(1_000)
+      .default(3)
+      .describe("No recommendation from fewer failures (or alarms, or intervals) than this"),
+    everyMs: durationMs(60_000, 7 * 86_400_000)
+      .default(86_400_000)
+      .describe("How often the insights are computed and sent to <prefix>/insights"),
+    lookbackDays: z.number().min(1).max(3_650).default(730),
+  })
+  .describe("Improvement recommendations from the line's history");
 
 const maintenance = z
   .strictObject({
@@ -610,6 +711,15 @@ const maintenance = z
       .record(z.string(), z.string().min(1).max(300))
       .default({})
       .describe("Dominant reason (feature-name prefix, e.g. vibration_rms) -> recommended action text"),
+    workOrders: z
+      .strictObject({
+        http: workOrderHttp
+          .optional()
+          .describe("Deliver each work order to the maintenance system's HTTP API as well as over MQTT"),
+      })
+      .prefault({}),
+    costs: costs.prefault({}),
+    insights: insightsConfig.prefault({}),
   })
   .describe("Predictive maintenance: per-machine failure risk, reasons, alerts");
 
@@ -771,7 +881,7 @@ const learning = z
       .default(1)
       .describe("A run needs at least this many failures or completed maintenance since the last run"),
     historyDays: z.int().min(7).max(3_650).default(180).describe("How far back the training data reaches"),
-    horizonH: z.number().min(1).max(336).default(48),
+    horizonH: z.number().min(1).max(336).default(DEFAULT_HORIZON_H),
     strideMin: z.int().min(1).max(240).default(30),
     forest: z
       .strictObject({
@@ -1049,3 +1159,5 @@ export type RegistryConfig = NonNullable<LineConfig["registry"]>;
 export type ModelKeyConfig = RegistryConfig["key"];
 export type LearningConfig = NonNullable<LineConfig["learning"]>;
 export { sync as syncConfigSchema };
+export type WorkOrderHttpConfig = NonNullable<MaintenanceConfig["workOrders"]["http"]>;
+export type CostsConfig = MaintenanceConfig["costs"];

@@ -15,13 +15,15 @@ import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
-import { type LineConfig, overlappingRegisters } from "../config/schema.js";
+import { DEFAULT_HORIZON_H, type LineConfig, overlappingRegisters } from "../config/schema.js";
 import type { Connector } from "../connectors/connector.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
 import { stalenessLimits, usableValue } from "../connectors/quality.js";
 import { Learner } from "../learning/learner.js";
 import { BaselineMonitor } from "../maintenance/baselineMonitor.js";
+import { cachedMaintenanceFigures } from "../maintenance/figures.js";
+import { InsightsPublisher } from "../maintenance/insightsPublisher.js";
 import { Predictor } from "../maintenance/predictor.js";
 import { liveStateReader } from "../optimizer/liveState.js";
 import { Optimizer, tunedTags } from "../optimizer/optimizer.js";
@@ -37,6 +39,7 @@ import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
 import { PlantSync } from "../sync/plantSync.js";
 import { SparkplugNode } from "../sync/sparkplug.js";
+import { WorkOrderDeliveryService } from "../sync/workOrderDelivery.js";
 import { ClockWatch } from "./clockWatch.js";
 import { SystemdNotifier } from "./notify.js";
 
@@ -91,6 +94,11 @@ export class Daemon {
         this.#log.warn({ config: "modbus" }, `and ${overlaps.length - 20} more overlapping registers`);
       const store = await this.#startComponent(new Store(cfg.store, child("store")));
       this.store = store;
+      const figures = cachedMaintenanceFigures(
+        () => this.store,
+        cfg.machines.map((m) => m.id),
+        cfg.learning?.horizonH ?? DEFAULT_HORIZON_H,
+      );
       // The line's tags first (their indexes are the config's), then the series of its waveforms.
       const stored = seriesTags(cfg.tags);
       const rows = store.syncTags(stored);
@@ -127,7 +135,12 @@ export class Daemon {
               const metrics: Record<string, unknown> = {};
               for (const [name, c] of Object.entries(h.components as Record<string, ComponentHealth>))
                 metrics[name] = c.details;
-              return { uptimeS: h.uptimeS, components: metrics };
+              const f = figures();
+              return {
+                uptimeS: h.uptimeS,
+                components: metrics,
+                ...(f !== undefined ? { reliability: f.reliability, models: f.models } : {}),
+              };
             },
             telemetry: () => {
               const now = Date.now();
@@ -157,6 +170,11 @@ export class Daemon {
           }),
         );
       }
+      const workOrderHttp = cfg.maintenance?.workOrders.http;
+      if (workOrderHttp !== undefined)
+        await this.#startComponent(
+          new WorkOrderDeliveryService(workOrderHttp, { store, line: cfg, log: child("workOrders") }),
+        );
       if (cfg.registry !== undefined)
         this.registry = await this.#startComponent(
           new ModelRegistry(cfg.registry, { store, log: this.#log }),
@@ -179,6 +197,12 @@ export class Daemon {
             ...(this.registry !== undefined ? { registry: this.registry } : {}),
           }),
         );
+      const insights =
+        cfg.maintenance === undefined
+          ? undefined
+          : await this.#startComponent(
+              new InsightsPublisher(cfg.maintenance, { store, line: cfg, log: child("insights") }),
+            );
       if (cfg.learning !== undefined && this.registry !== undefined)
         this.learner = await this.#startComponent(
           new Learner(cfg.learning, { store, registry: this.registry, log: this.#log, line: cfg }),
@@ -220,13 +244,20 @@ export class Daemon {
       const routes: RouteRegistrar[] = [
         tagsRoute(cfg.tags, this.writer, staleAfter),
         simulateRoute(cfg),
-        maintenanceRoutes(() => store),
+        maintenanceRoutes(() => store, {
+          machines: new Set(cfg.machines.map((m) => m.id)),
+          horizonH: cfg.learning?.horizonH ?? DEFAULT_HORIZON_H,
+          ...(insights !== undefined
+            ? { insights: (fresh: boolean) => (fresh ? undefined : insights.latest) ?? insights.compute() }
+            : {}),
+        }),
         metricsRoute({
           line: cfg.line.name,
           components: () => this.health().components as Record<string, ComponentHealth>,
           store: () => this.store,
           maintenance: () => this.maintenance,
           registry: () => this.registry,
+          maintenanceFigures: figures,
         }),
         modelRoutes(
           () => this.registry,

@@ -214,11 +214,17 @@ export class Learner implements Component {
         this.#training = undefined;
       }
       if (this.#stopping) throw new Error("stopped");
-      const verdict = promotionVerdict(result.candidate, result.active, this.#cfg.minAucGain);
+      const verdict = promotionVerdict(
+        result.candidate,
+        result.active,
+        this.#cfg.minAucGain,
+        result.reviewed,
+      );
       const metrics = {
         newLabels,
         candidate: result.candidate,
         active: result.active,
+        reviewed: result.reviewed,
         training: result.training,
         holdout: result.holdout,
         minAucGain: this.#cfg.minAucGain,

@@ -126,3 +126,57 @@ export function rolesOf(
 export function isSetpointRole(role: string | undefined): role is SetpointRole {
   return role !== undefined && (SETPOINT_ROLES as readonly string[]).includes(role);
 }
+
+/**
+ * What failed, in a technician's words: the standard modes below (after ISO 14224's failure
+ * mechanisms, in plain terms), or any other lower-case name a plant uses. MTTR/MTBF, alert
+ * outcomes and insights are kept per mode.
+ */
+export const STANDARD_FAILURE_MODES = [
+  "bearing",
+  "seal",
+  "motor",
+  "gearbox",
+  "coupling",
+  "belt",
+  "lubrication",
+  "misalignment",
+  "imbalance",
+  "hydraulic",
+  "pneumatic",
+  "electrical",
+  "sensor",
+  "tooling",
+  "overheating",
+  "leak",
+  "blockage",
+  "wear",
+  "other",
+] as const;
+
+export const FAILURE_MODE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;
+
+/**
+ * Operating conditions: what the line sets or the surroundings impose, as opposed to a machine's
+ * symptoms (vibration, bearing or motor temperature, current). A condition that is different
+ * before failures can be a cause worth changing; a symptom is only the failure showing itself.
+ */
+export const CONDITION_ROLES: ReadonlySet<string> = new Set([
+  "speed_setpoint",
+  "speed",
+  "rpm",
+  "temperature_setpoint",
+  "process_temperature",
+  "pressure_setpoint",
+  "pressure",
+  "flow",
+  "suction_pressure",
+  "discharge_pressure",
+  "melt_pressure",
+  "melt_temperature",
+  "torque",
+  "power",
+  "level",
+  "ambient_temperature",
+  "humidity",
+]);

@@ -329,6 +329,8 @@ export class BaselineMonitor implements Component {
       applyModelAlert(store, change, {
         machineId: a.machine_id,
         kind: "anomaly",
+        modelId: b.modelId,
+        deliverHttp: this.#cfg.workOrders?.http !== undefined,
         event,
         workOrder: {
           priority: "medium",

@@ -399,6 +399,8 @@ export class Predictor implements Component {
       applyModelAlert(store, change, {
         machineId: a.machine_id,
         kind: "predicted_failure",
+        modelId,
+        deliverHttp: this.#cfg.workOrders?.http !== undefined,
         event,
         workOrder: {
           priority: "high",

@@ -307,6 +307,48 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    description: "alert outcomes, the model behind an alert, work orders delivered to the maintenance system",
+    sql: `
+      -- What the technician found: the labels continuous learning and the live model counters use.
+      ALTER TABLE alerts ADD COLUMN outcome TEXT CHECK (outcome IN ('confirmed', 'false_alarm'));
+      ALTER TABLE alerts ADD COLUMN outcome_mode TEXT;
+      ALTER TABLE alerts ADD COLUMN outcome_by TEXT;
+      ALTER TABLE alerts ADD COLUMN outcome_at INTEGER;
+      ALTER TABLE alerts ADD COLUMN outcome_note TEXT;
+      ALTER TABLE alerts ADD COLUMN maintenance_record_id INTEGER;
+      ALTER TABLE alerts ADD COLUMN model_id INTEGER;
+      -- The maintenance system's own id for the work order (a notification or work-order number).
+      ALTER TABLE alerts ADD COLUMN work_order_ref TEXT;
+      ALTER TABLE maintenance_records ADD COLUMN alert_id INTEGER;
+      ALTER TABLE maintenance_records ADD COLUMN recorded_by TEXT;
+
+      -- Work orders for the maintenance system's HTTP API: queued in the alert's own transaction,
+      -- at most one per alert and escalation (the UNIQUE), delivered in order, kept once done.
+      CREATE TABLE work_order_deliveries (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL,
+        escalation INTEGER NOT NULL,
+        delivery_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'refused')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        status_code INTEGER,
+        remote_id TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        UNIQUE (alert_id, escalation)
+      );
+      CREATE INDEX work_order_deliveries_pending ON work_order_deliveries (state, id);
+
+      -- Which model watched which machine when: the live counters charge a missed failure to it.
+      CREATE INDEX predictions_model ON predictions (model_id, machine_id, ts);
+      CREATE INDEX anomaly_scores_model ON anomaly_scores (model_id, machine_id, ts);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -54,10 +54,10 @@ export function machineRange(db: Db, machine: number): { from: number; to: numbe
 }
 
 /**
- * Failures known to the store, in time order: `fault` machine events (from the PLC's state tag)
- * and maintenance records marked as failures (what a technician or the plant's CMMS records, at
- * the time the repair started). A record is the same failure as a fault event of its machine in
- * the day before the repair or during it, and counts once.
+ * Failures known to the store, in time order: `fault` machine events (from the PLC's state tag),
+ * maintenance records marked as failures (what a technician or the plant's CMMS records, at the
+ * time the repair started), and alerts a technician closed as confirmed without naming a repair
+ * (the defect was found when the alert was closed). See mergeFailures for when two are one.
  */
 export function failureTimes(db: Db): { machine: number; ts: number }[] {
   const faults = db
@@ -65,13 +65,33 @@ export function failureTimes(db: Db): { machine: number; ts: number }[] {
     .all() as { machine: number; ts: number }[];
   const records = db
     .prepare(
-      "SELECT machine_id AS machine, started_at AS s, completed_at AS c FROM maintenance_records WHERE failure = 1 ORDER BY started_at",
+      `SELECT machine_id AS machine, started_at AS startedAt, completed_at AS completedAt FROM maintenance_records
+       WHERE failure = 1
+       UNION ALL SELECT machine_id, outcome_at, outcome_at FROM alerts
+       WHERE outcome = 'confirmed' AND maintenance_record_id IS NULL
+       ORDER BY 2`,
     )
-    .all() as { machine: number; s: number; c: number }[];
-  const out = [...faults];
-  for (const r of records)
-    if (!faults.some((f) => f.machine === r.machine && f.ts >= r.s - 86_400_000 && f.ts <= r.c))
-      out.push({ machine: r.machine, ts: r.s });
+    .all() as { machine: number; startedAt: number; completedAt: number }[];
+  return mergeFailures(faults, records).map((f) => ({ machine: f.machine, ts: f.ts }));
+}
+
+/**
+ * One list of failures from the PLC's fault events and the repairs recorded for them. A repair is
+ * the same failure as a fault of its machine in the day before the repair started or during it,
+ * and counts once (at the fault's time, carrying the repair).
+ */
+export function mergeFailures<R extends { machine: number; startedAt: number; completedAt: number }>(
+  faults: readonly { machine: number; ts: number }[],
+  repairs: readonly R[],
+): { machine: number; ts: number; repair?: R }[] {
+  const out: { machine: number; ts: number; repair?: R }[] = faults.map((f) => ({ ...f }));
+  for (const r of repairs) {
+    const fault = out.find(
+      (f) => f.machine === r.machine && f.ts >= r.startedAt - 86_400_000 && f.ts <= r.completedAt,
+    );
+    if (fault === undefined) out.push({ machine: r.machine, ts: r.startedAt, repair: r });
+    else fault.repair ??= r; // a second record of the same failure (a follow-up visit) adds none
+  }
   return out.sort((a, b) => a.ts - b.ts || a.machine - b.machine);
 }
 

@@ -75,7 +75,13 @@ export interface MaintenanceRecord {
   parts?: string[];
   technician?: string;
   notes?: string;
-  source: "cli" | "plant" | "twin";
+  /** What failed (STANDARD_FAILURE_MODES or the plant's own word); failures only. */
+  failureMode?: string;
+  /** The alert this repair answered, when the technician names it. */
+  alertId?: number;
+  /** Who entered the record ("technician:anna", "plant:cmms"). */
+  recordedBy?: string;
+  source: "cli" | "plant" | "twin" | "import";
 }
 
 export class Store implements Component {
@@ -247,7 +253,8 @@ export class Store implements Component {
     const info = this.db
       .prepare(
         `INSERT INTO maintenance_records (machine_id, work_order, started_at, completed_at, downtime_min, failure,
-           parts, technician, notes, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           parts, technician, notes, source, created_at, failure_mode, alert_id, recorded_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.machineId,
@@ -261,6 +268,9 @@ export class Store implements Component {
         r.notes ?? "",
         r.source,
         Date.now(),
+        r.failureMode ?? null,
+        r.alertId ?? null,
+        r.recordedBy ?? null,
       );
     return Number(info.lastInsertRowid);
   }

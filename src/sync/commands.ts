@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { SyncConfig } from "../config/schema.js";
+import { enterAlertOutcome, enterMaintenanceRecord, RecordRefused } from "../maintenance/records.js";
 import { acknowledgeAlert } from "../store/alerts.js";
 import { setGoal } from "../store/goals.js";
 import { rememberCommand, seenCommand } from "../store/plantCommands.js";
@@ -29,9 +30,12 @@ export class PlantCommands {
   refused = 0;
   duplicates = 0;
 
-  constructor(store: Store, config: SyncConfig) {
+  readonly #machines: ReadonlySet<number>;
+
+  constructor(store: Store, config: SyncConfig, machines: ReadonlySet<number>) {
     this.#store = store;
     this.#allow = config.commands.allow;
+    this.#machines = machines;
   }
 
   /** Handles one message from the command topic; never throws for bad input. */
@@ -99,7 +103,8 @@ export class PlantCommands {
         return this.#answer(command, true, result, undefined);
       })();
     } catch (error) {
-      if (error instanceof Refusal) return this.#refuse(command.id, error.message, raw, command);
+      if (error instanceof Refusal || error instanceof RecordRefused)
+        return this.#refuse(command.id, error.message, raw, command);
       throw error;
     }
   }
@@ -112,23 +117,19 @@ export class PlantCommands {
         if (was === undefined) throw new Refusal(`no alert ${c.args.alertId}`);
         return { alertId: c.args.alertId, state: was === "open" ? "acknowledged" : was };
       }
+      case "close_alert": {
+        enterAlertOutcome(this.#store, c.args, `plant:${c.sender}`, now);
+        return { alertId: c.args.alertId, outcome: c.args.outcome, state: "cleared" };
+      }
       case "record_maintenance": {
-        const a = c.args;
-        const startedAt = Date.parse(a.startedAt);
-        const completedAt = Date.parse(a.completedAt);
-        if (completedAt < startedAt) throw new Refusal("completedAt is before startedAt");
-        const id = this.#store.insertMaintenanceRecord({
-          machineId: a.machineId,
-          ...(a.workOrder !== undefined ? { workOrder: a.workOrder } : {}),
-          startedAt,
-          completedAt,
-          downtimeMin: a.downtimeMin ?? (completedAt - startedAt) / 60_000,
-          failure: a.failure,
-          ...(a.parts !== undefined ? { parts: a.parts } : {}),
-          ...(a.technician !== undefined ? { technician: a.technician } : {}),
-          ...(a.notes !== undefined ? { notes: a.notes } : {}),
-          source: "plant",
-        });
+        const id = enterMaintenanceRecord(
+          this.#store,
+          this.#machines,
+          c.args,
+          "plant",
+          `plant:${c.sender}`,
+          now,
+        );
         return { maintenanceRecordId: id };
       }
       case "set_goal": {

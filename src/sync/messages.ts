@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { PLANT_COMMANDS } from "../config/schema.js";
+import { alertOutcomeArgs, maintenanceRecordArgs } from "../maintenance/records.js";
 
 const isoTime = z.iso.datetime({ offset: true }).describe("ISO 8601 time, e.g. 2026-11-24T07:30:00Z");
 
@@ -31,18 +32,13 @@ export const plantCommandSchema = z
     }),
     z.strictObject({
       ...commandBase,
+      command: z.literal("close_alert"),
+      args: alertOutcomeArgs,
+    }),
+    z.strictObject({
+      ...commandBase,
       command: z.literal("record_maintenance"),
-      args: z.strictObject({
-        machineId: z.int().min(1),
-        startedAt: isoTime,
-        completedAt: isoTime,
-        downtimeMin: z.number().min(0).optional(),
-        failure: z.boolean().describe("true: a repair after a failure; false: planned maintenance"),
-        workOrder: z.string().max(64).optional(),
-        parts: z.array(z.string().max(100)).max(100).optional(),
-        technician: z.string().max(100).optional(),
-        notes: z.string().max(2_000).optional(),
-      }),
+      args: maintenanceRecordArgs,
     }),
     z.strictObject({
       ...commandBase,
@@ -119,11 +115,72 @@ export const auditSchema = z
   })
   .describe("One AI or plant decision, as written to ai_decisions_audit, on <prefix>/audit");
 
+export const maintenanceSchema = z
+  .object({
+    version: z.literal(1),
+    messageId: z.string(),
+    maintenanceRecordId: z.int(),
+    machine_id: z.int(),
+    started_at: isoTime,
+    completed_at: isoTime,
+    downtime_min: z.number(),
+    failure: z.boolean(),
+    failure_mode: z.string().nullable(),
+    work_order: z.string().nullable(),
+    parts: z.array(z.string()),
+    technician: z.string().nullable(),
+    notes: z.string(),
+    alert_id: z.int().nullable(),
+    by: z.string().describe("Who entered it: technician:<name> or plant:<sender>"),
+  })
+  .describe("A maintenance record as entered (CLI, API or plant command), on <prefix>/maintenance");
+
+export const workOrderSchema = z
+  .object({
+    version: z.literal(1),
+    messageId: z.string(),
+    alertId: z.int(),
+    escalation: z
+      .union([z.literal(0), z.literal(1)])
+      .describe("0: the alert opened; 1: it escalated (the same work order, now urgent)"),
+    machine_id: z.int(),
+    kind: z.string().describe("predicted_failure or anomaly"),
+    priority: z.enum(["medium", "high", "urgent"]),
+    requested_action: z.string(),
+    reasons: z.array(z.string()),
+    opened_at: isoTime,
+    due_by: isoTime,
+  })
+  .describe("A work-order request for the maintenance system, on <prefix>/work_orders");
+
+export const insightsSchema = z
+  .object({
+    version: z.literal(1),
+    messageId: z.string(),
+    ts: isoTime,
+    recommendations: z.array(
+      z.object({
+        id: z.string(),
+        kind: z.string(),
+        machine_id: z.int().nullable(),
+        title: z.string(),
+        evidence: z.record(z.string(), z.unknown()),
+        yearlySaving: z.number().nullable(),
+        currency: z.string(),
+      }),
+    ),
+    notEnoughEvidence: z.array(z.string()).describe("What was looked at and why it gave no recommendation"),
+  })
+  .describe("Improvement recommendations from the line's history, on <prefix>/insights");
+
 export const MESSAGE_SCHEMAS = {
   command: plantCommandSchema,
   reply: replySchema,
   status: statusSchema,
   audit: auditSchema,
+  maintenance: maintenanceSchema,
+  work_order: workOrderSchema,
+  insights: insightsSchema,
 } as const;
 
 export function jsonSchemaOf(name: keyof typeof MESSAGE_SCHEMAS): Record<string, unknown> {

@@ -83,7 +83,7 @@ export class PlantSync implements Component {
     this.#log = deps.log.child({ component: "sync" });
     this.prefix = topicPrefixOf(deps.line);
     this.#protocolVersion = cfg.protocolVersion;
-    this.commands = new PlantCommands(deps.store, cfg);
+    this.commands = new PlantCommands(deps.store, cfg, new Set(deps.line.machines.map((m) => m.id)));
   }
 
   get connected(): boolean {

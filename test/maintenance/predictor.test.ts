@@ -103,8 +103,8 @@ test("on a held-out twin run with injected bearing wear, HIGH alerts come 24-72 
   );
   assert.equal(
     count("SELECT count(*) AS n FROM outbox WHERE class = 'work_order'"),
-    alerts.length,
-    "a work-order request per alert",
+    alerts.length + count("SELECT count(*) AS n FROM ai_decisions_audit WHERE decision = 'alert escalated'"),
+    "a work-order request per alert, and again (urgent) when it escalates",
   );
   assert.equal(
     count("SELECT count(*) AS n FROM predictions"),

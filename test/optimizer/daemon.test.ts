@@ -150,6 +150,7 @@ test("assisted mode on a live line: a suggestion waits, `linepilot approve` writ
       `${yaml(1, "x.db", "assisted")}sync: { url: "mqtt://127.0.0.1:1", commands: { allow: { decide_suggestion: [mes] } } }\n`,
       "x.yaml",
     ).sync!,
+    new Set([1]),
   );
   const outcome = commands.handle(
     Buffer.from(

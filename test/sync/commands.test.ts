@@ -20,7 +20,7 @@ function setup(t: { after(fn: () => void): void }) {
   const store = new Store(cfg.store, silentLogger());
   store.open();
   t.after(() => store.close());
-  const commands = new PlantCommands(store, cfg.sync!);
+  const commands = new PlantCommands(store, cfg.sync!, new Set(cfg.machines.map((m) => m.id)));
   const last = () => {
     const reply = store.db
       .prepare("SELECT payload FROM outbox WHERE topic = 'replies' ORDER BY id DESC LIMIT 1")

@@ -479,7 +479,7 @@ sync: { url: "mqtt://127.0.0.1:1", commands: { allow: { set_goal: [mes, erp] } }
   const store = new Store(cfg.store, silentLogger());
   store.open();
   t.after(() => store.close());
-  const commands = new PlantCommands(store, cfg.sync!);
+  const commands = new PlantCommands(store, cfg.sync!, new Set(cfg.machines.map((m) => m.id)));
   const goal = (sender: string, id: string) =>
     Buffer.from(
       JSON.stringify({

@@ -9,6 +9,8 @@ import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
 import * as generate from "./generate.js";
 import * as importHistory from "./import.js";
+import * as insights from "./insights.js";
+import * as maintenance from "./maintenance.js";
 import * as mode from "./mode.js";
 import * as models from "./models.js";
 import * as pki from "./pki.js";
@@ -22,6 +24,7 @@ import * as tags from "./tags.js";
 import * as train from "./train.js";
 import * as trainOptimizer from "./trainOptimizer.js";
 import * as vibration from "./vibration.js";
+import * as workOrders from "./workOrders.js";
 
 export const COMMANDS: readonly { register(program: Command): void }[] = [
   run,
@@ -29,6 +32,9 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   status,
   tags,
   alerts,
+  maintenance,
+  workOrders,
+  insights,
   predict,
   suggestions,
   mode,

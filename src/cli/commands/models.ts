@@ -4,6 +4,7 @@ import { basename } from "node:path";
 import type { Command } from "commander";
 import { LinepilotError } from "../../common/errors.js";
 import type { LearningRun } from "../../learning/learner.js";
+import type { ModelLiveCounters } from "../../maintenance/alertOutcomes.js";
 import { apiBaseUrl, apiGet, apiPost, withApiOptions } from "../apiClient.js";
 import { parseInteger, table } from "../output.js";
 
@@ -39,8 +40,19 @@ export function register(program: Command): void {
     .option("--json", "print JSON")
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { config?: string; api?: string; json?: boolean }) => {
-      const res = await apiGet<{ models: ModelRow[] }>(apiBaseUrl(opts), "/ai/models");
-      if (opts.json) return console.log(JSON.stringify(res.models, null, 2));
+      const base = apiBaseUrl(opts);
+      const [res, live] = await Promise.all([
+        apiGet<{ models: ModelRow[] }>(base, "/ai/models"),
+        apiGet<{ horizonH: number; models: ModelLiveCounters[] }>(base, "/ai/models/outcomes"),
+      ]);
+      if (opts.json)
+        return console.log(
+          JSON.stringify(
+            res.models.map((m) => ({ ...m, live: live.models.filter((l) => l.modelId === m.id) })),
+            null,
+            2,
+          ),
+        );
       console.log(
         table(
           ["ID", "NAME", "VERSION", "STATUS", "AUC", "PRECISION", "RECALL", "TRAINED", "DEPLOYED"],
@@ -54,6 +66,40 @@ export function register(program: Command): void {
             f3(m.metrics.recall),
             m.trainedAt?.slice(0, 16).replace("T", " ") ?? "-",
             m.deployedAt?.slice(0, 16).replace("T", " ") ?? "-",
+          ]),
+        ),
+      );
+      if (live.models.length === 0) return;
+      console.log(
+        `\non this line (outcomes recorded by technicians; a failure within ${live.horizonH} h of no alert is missed):`,
+      );
+      console.log(
+        table(
+          [
+            "ID",
+            "ALERTS",
+            "MACHINE-WEEKS",
+            "PER M-WEEK",
+            "CONFIRMED",
+            "FALSE",
+            "UNREVIEWED",
+            "MISSED",
+            "PRECISION",
+            "RECALL",
+            "MEDIAN LEAD",
+          ],
+          live.models.map((l) => [
+            `${l.modelId} (${l.kind})`,
+            String(l.raised),
+            String(l.machineWeeks),
+            f3(l.alertsPerMachineWeek ?? undefined),
+            String(l.confirmed),
+            String(l.falseAlarms),
+            String(l.unreviewed),
+            String(l.missed),
+            f3(l.precision ?? undefined),
+            f3(l.recall ?? undefined),
+            l.medianLeadH === null ? "-" : `${l.medianLeadH} h`,
           ]),
         ),
       );

@@ -1,5 +1,10 @@
 import type { Command } from "commander";
-import type { AnomalyAnswer, PredictionAnswer } from "../answers.js";
+import {
+  type AnomalyAnswer,
+  type PredictionAnswer,
+  type ReliabilityAnswer,
+  reliabilityText,
+} from "../answers.js";
 import { apiBaseUrl, apiGet } from "../apiClient.js";
 import { parseInteger } from "../output.js";
 
@@ -19,15 +24,23 @@ export function register(program: Command): void {
     .addHelpText("after", `\n${help}`)
     .action(async (opts: { machine: number; config?: string; api?: string; json?: boolean }) => {
       const base = apiBaseUrl(opts);
-      const [res, anomalies, health] = await Promise.all([
+      const [res, anomalies, health, rel] = await Promise.all([
         apiGet<{ predictions: PredictionAnswer[] }>(base, `/ai/predictions?machine=${opts.machine}&limit=1`),
         apiGet<{ anomalies: AnomalyAnswer[] }>(base, `/ai/anomalies?machine=${opts.machine}&limit=1`),
         apiGet<{ components: Record<string, { details: Record<string, unknown> }> }>(base, "/health"),
+        apiGet<{ machines: ReliabilityAnswer[] }>(base, `/ai/reliability?machine=${opts.machine}`),
       ]);
+      const reliability = rel.machines[0];
       const p = res.predictions[0];
       const a = anomalies.anomalies[0];
       if (opts.json)
-        return console.log(JSON.stringify({ prediction: p ?? null, anomaly: a ?? null }, null, 2));
+        return console.log(
+          JSON.stringify(
+            { prediction: p ?? null, anomaly: a ?? null, reliability: reliability ?? null },
+            null,
+            2,
+          ),
+        );
       const unscored = (health.components.maintenance?.details.unscored ?? {}) as Record<string, string>;
       const baseline = (health.components.baseline?.details.machines ?? {}) as Record<
         string,
@@ -54,5 +67,6 @@ export function register(program: Command): void {
         const b = baseline[String(opts.machine)]!;
         console.log(`baseline: ${b.phase}${b.reason ? ` (${b.reason})` : ""}`);
       }
+      if (reliability !== undefined) console.log(`reliability: ${reliabilityText(reliability)}`);
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { type ReliabilityAnswer, reliabilityText } from "../answers.js";
 import { apiBaseUrl, apiGet } from "../apiClient.js";
 import { formatBytes, formatDuration, table } from "../output.js";
 
@@ -144,6 +145,15 @@ export function register(program: Command): void {
           summarize(name, c.details),
         ]);
         console.log(table(["COMPONENT", "STATE", "DETAILS"], rows));
+        // Reliability from the maintenance records; a daemon without a store has none to show.
+        const rel = await apiGet<{ machines: ReliabilityAnswer[] }>(
+          apiBaseUrl(opts),
+          "/ai/reliability",
+        ).catch(() => undefined);
+        if (rel !== undefined && rel.machines.length > 0) {
+          console.log("");
+          for (const r of rel.machines) console.log(`machine ${r.machine}: ${reliabilityText(r)}`);
+        }
       }
       if (h.status !== "ok") process.exitCode = 1;
     });
