@@ -392,7 +392,7 @@ function operatingConditions(
       id: `operating_condition:${tag.machine}:${tag.name}`,
       kind: "operating_condition",
       machine_id: tag.machine,
-      title: `Machine ${tag.machine}: ${tag.name} was ${diff > 0 ? "higher" : "lower"} before failures (${r2(mb)}${unit} in the ${o.horizonH} h before, ${r2(mn)}${unit} otherwise); keep it ${diff > 0 ? "below" : "above"} ${r2(edge)}${unit}`,
+      title: `Machine ${tag.machine}: ${tag.name} was ${diff > 0 ? "higher" : "lower"} before failures (${r2(mb)}${unit} in the ${o.horizonH} h before, ${r2(mn)}${unit} otherwise); keep it ${diff > 0 ? "at or below" : "at or above"} its usual ${r2(edge)}${unit}`,
       evidence: {
         tag: tag.name,
         role,
@@ -454,16 +454,16 @@ function precedingAlarms(
       return f === undefined ? [] : [(f.ts - t) / H];
     });
     if (leads.length < o.minEvents) {
-      if (judged.length >= o.minEvents)
+      if (leads.length > 0 || judged.length >= o.minEvents)
         out.notEnoughEvidence.push(
-          `machine ${first.machine} alarm ${name}: followed by a failure ${leads.length} of ${judged.length} times (${o.minEvents} needed)`,
+          `machine ${first.machine} PLC ${name}: followed by a failure ${leads.length} of ${judged.length} times (${o.minEvents} needed)`,
         );
       continue;
     }
     const share = leads.length / judged.length;
     if (share < 0.5) {
       out.notEnoughEvidence.push(
-        `machine ${first.machine} alarm ${name}: followed by a failure ${leads.length} of ${judged.length} times, less than half`,
+        `machine ${first.machine} PLC ${name}: followed by a failure ${leads.length} of ${judged.length} times, less than half`,
       );
       continue;
     }
@@ -473,7 +473,7 @@ function precedingAlarms(
       id: `alarm_precedes_failure:${first.machine}:${first.kind}:${first.code ?? ""}`,
       kind: "alarm_precedes_failure",
       machine_id: first.machine,
-      title: `Machine ${first.machine}: alarm ${name} was followed by a failure within ${o.horizonH} h ${leads.length} of ${judged.length} times (median ${r2(median(leads))} h ahead); make it a work-order trigger and plan the repair`,
+      title: `Machine ${first.machine}: PLC ${name} was followed by a failure within ${o.horizonH} h ${leads.length} of ${judged.length} times (median ${r2(median(leads))} h ahead); make it a work-order trigger and plan the repair`,
       evidence: {
         alarm: first.kind,
         code: first.code,
