@@ -185,6 +185,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     if (r.key.source === "file") r.key.path = resolve(base, r.key.path);
     if (r.key.source === "vault" && r.key.caFile !== undefined) r.key.caFile = resolve(base, r.key.caFile);
   }
+  const cmmsHttp = config.maintenance?.workOrders.http;
+  if (cmmsHttp?.caFile !== undefined) cmmsHttp.caFile = resolve(base, cmmsHttp.caFile);
   const tls = config.sync?.tls;
   if (tls !== undefined) {
     tls.ca = isAbsolute(tls.ca) ? tls.ca : resolve(base, tls.ca);
@@ -234,6 +236,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     }
     if (key?.source === "vault" && key.caFile !== undefined)
       need(["registry", "key", "caFile"], key.caFile, "Vault's CA file");
+    const cmms = config.maintenance?.workOrders.http;
+    if (cmms?.caFile !== undefined)
+      need(["maintenance", "workOrders", "http", "caFile"], cmms.caFile, "the maintenance system's CA file");
     if (tls !== undefined) {
       need(["sync", "tls", "ca"], tls.ca, "the broker's CA file");
       need(["sync", "tls", "cert"], tls.cert, "the client certificate");

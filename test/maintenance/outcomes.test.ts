@@ -205,3 +205,28 @@ test("the plant's maintenance, work-order and insights messages follow their pub
     "no HTTP delivery queued without maintenance.workOrders.http",
   );
 });
+
+test("the work-order delivery's config names what is wrong: a body that is not JSONata, a CA file that is not there", (t) => {
+  const dir = tempDir(t);
+  const yaml = (http: string) => `version: 1
+line: { enterprise: a, site: b, area: c, name: d }
+machines: [{ id: 1, name: P1 }]
+store: { path: ${JSON.stringify(join(dir, "line.db"))} }
+maintenance:
+  model: m.onnx
+  workOrders:
+    http: ${http}
+`;
+  assert.throws(
+    () => parseConfig(yaml('{ url: "http://cmms/api", body: "{ \\"a\\": " }'), join(dir, "line.yaml")),
+    /line\.yaml:8:\d+: maintenance\.workOrders\.http\.body: body is not a valid JSONata expression: .* \(at character \d+\)/,
+  );
+  assert.throws(
+    () => parseConfig(yaml('{ url: "ftp://cmms/api" }'), join(dir, "line.yaml")),
+    /maintenance\.workOrders\.http\.url: expected an http:\/\/ or https:\/\/ URL of the maintenance system's API/,
+  );
+  assert.throws(
+    () => parseConfig(yaml('{ url: "https://cmms/api", caFile: plant-ca.pem }'), join(dir, "line.yaml")),
+    /maintenance\.workOrders\.http\.caFile: the maintenance system's CA file .*plant-ca\.pem does not exist/,
+  );
+});
