@@ -3,7 +3,7 @@
  * PLC's faults and alarms, and the telemetry say could be done better, each with its evidence and
  * an estimated yearly saving from the line's costs (maintenance.costs).
  *
- * Four analyses, each silent without enough evidence (`minEvents`), and saying so:
+ * Five analyses, each silent without enough evidence (`minEvents`), and saying so:
  * 1. Preventive interval. The machine's age at failure (time since its last maintenance) against
  *    its planned-maintenance interval. Failures that come before the next planned visit mean the
  *    visit is too late: shorten it to the age most failures come after. Many planned cycles
@@ -16,6 +16,10 @@
  *    Cohen's d >= 0.5). Symptoms such as vibration are left out: they show a failure, not its cause.
  * 4. Alarms that precede failures. A PLC alarm followed by a failure of its machine within the
  *    horizon most of the times it is raised: a trigger for planned work before the failure.
+ * 5. Operating conditions and losses. A machine's days (from its counters: pieces, scrap, kWh)
+ *    split by an operating condition's daily level into thirds: scrap or energy per piece in the
+ *    worst third against the opposite third (Welch's interval and Cohen's d, as in 3); the saving
+ *    is the worst third's excess over the other two thirds, priced per piece or kWh.
  *
  * Statistics by simple-statistics; the windows' levels are read by hourly probes of the store (a
  * condition is slow; a probe an hour costs 48 indexed lookups per 48 h window, not a scan).
@@ -35,7 +39,13 @@ import type { Store } from "../store/store.js";
 export interface Recommendation {
   /** Stable for the same finding: "<kind>:<machine>:<subject>". */
   id: string;
-  kind: "preventive_interval" | "repeated_failure_mode" | "operating_condition" | "alarm_precedes_failure";
+  kind:
+    | "preventive_interval"
+    | "repeated_failure_mode"
+    | "operating_condition"
+    | "alarm_precedes_failure"
+    | "scrap_condition"
+    | "energy_condition";
   machine_id: number | null;
   title: string;
   evidence: Record<string, unknown>;
@@ -100,6 +110,7 @@ export function lineInsights(store: Store, line: LineConfig, o: InsightOptions, 
   repeatedModes(machines, failures, o, costs, since, now, out);
   operatingConditions(store, line, failures, o, costs, since, now, out);
   precedingAlarms(store, line, failures, o, costs, since, now, out);
+  conditionsAndLosses(store, line, o, since, now, out);
   out.recommendations.sort(
     (a, b) => (b.yearlySaving ?? -1) - (a.yearlySaving ?? -1) || a.id.localeCompare(b.id),
   );
@@ -365,16 +376,7 @@ function operatingConditions(
       );
       continue;
     }
-    const mb = mean(before);
-    const mn = mean(normal);
-    const sb = before.length > 1 ? sampleStandardDeviation(before) : 0;
-    const sn = sampleStandardDeviation(normal);
-    const se = Math.sqrt((sb * sb) / before.length + (sn * sn) / normal.length);
-    const diff = mb - mn;
-    const pooled = Math.sqrt((sb * sb + sn * sn) / 2);
-    const d = pooled === 0 ? Number.POSITIVE_INFINITY : Math.abs(diff) / pooled;
-    const low = diff - 1.96 * se;
-    const high = diff + 1.96 * se;
+    const { ma: mb, mb: mn, diff, low, high, d } = welch(before, normal);
     const unit = "unit" in tag && typeof tag.unit === "string" ? ` ${tag.unit}` : "";
     if ((low <= 0 && high >= 0) || d < 0.5) {
       out.notEnoughEvidence.push(
@@ -488,5 +490,174 @@ function precedingAlarms(
       yearlySaving: saving === null ? null : Math.round(perYear * saving),
       currency: costs.currency,
     });
+  }
+}
+
+/** Welch's difference of two groups' means with its 95 % interval and Cohen's d (pooled SD). */
+function welch(a: readonly number[], b: readonly number[]) {
+  const ma = mean(a);
+  const mb = mean(b);
+  const sa = a.length > 1 ? sampleStandardDeviation(a) : 0;
+  const sb = b.length > 1 ? sampleStandardDeviation(b) : 0;
+  const se = Math.sqrt((sa * sa) / a.length + (sb * sb) / b.length);
+  const diff = ma - mb;
+  const pooled = Math.sqrt((sa * sa + sb * sb) / 2);
+  return {
+    ma,
+    mb,
+    diff,
+    low: diff - 1.96 * se,
+    high: diff + 1.96 * se,
+    d: pooled === 0 ? (diff === 0 ? 0 : Number.POSITIVE_INFINITY) : Math.abs(diff) / pooled,
+  };
+}
+
+/** Days per third below which a condition's link to scrap or energy is not looked for. */
+export const MIN_DAYS_PER_THIRD = 10;
+
+interface LossDay {
+  pieces: number;
+  /** Scrap or kWh per piece that day. */
+  rate: number;
+  level: number;
+}
+
+function conditionsAndLosses(
+  store: Store,
+  line: LineConfig,
+  o: InsightOptions,
+  since: number,
+  now: number,
+  out: Insights,
+): void {
+  const stored = new Map(listTags(store.db).map((t) => [t.name, t]));
+  const reader = new SeriesReader(store.db);
+  const minDays = Math.max(MIN_DAYS_PER_THIRD, o.minEvents);
+  for (const machine of line.machines) {
+    const tags = line.tags.filter((t) => t.machine === machine.id && stored.has(t.name));
+    const byRole = (role: string) => {
+      const tag = tags.find((t) => roleOf(t) === role);
+      return tag === undefined ? undefined : stored.get(tag.name)!.id;
+    };
+    const pieces = byRole("piece_count");
+    const good = byRole("good_count");
+    const scrap = byRole("scrap_count");
+    const energy = byRole("energy_kwh");
+    const conditions = tags.filter((t) => {
+      const role = roleOf(t);
+      return role !== undefined && CONDITION_ROLES.has(role);
+    });
+    if ((scrap === undefined && energy === undefined) || conditions.length === 0) continue;
+    if (pieces === undefined && (good === undefined || scrap === undefined)) {
+      out.notEnoughEvidence.push(
+        `machine ${machine.id} scrap and energy per piece: needs a piece_count tag (or good_count and scrap_count)`,
+      );
+      continue;
+    }
+    // Counter readings at each day's boundaries, read once and shared by neighbouring days.
+    const days = Math.floor((now - since) / DAY);
+    const at = (tag: number | undefined) => {
+      const v = new Float64Array(days + 1);
+      for (let i = 0; i <= days; i++)
+        v[i] = tag === undefined ? Number.NaN : reader.latest(tag, since + i * DAY);
+      return v;
+    };
+    const pieceAt = pieces !== undefined ? at(pieces) : undefined;
+    const goodAt = pieces === undefined ? at(good) : undefined;
+    const scrapAt = at(scrap);
+    const energyAt = at(energy);
+    const delta = (v: Float64Array, i: number) => v[i + 1]! - v[i]!;
+    const made = (i: number) =>
+      pieceAt !== undefined ? delta(pieceAt, i) : delta(goodAt!, i) + delta(scrapAt, i);
+    for (const condition of conditions) {
+      const conditionId = stored.get(condition.name)!.id;
+      const levels = new Float64Array(days);
+      for (let i = 0; i < days; i++)
+        levels[i] = level(reader, conditionId, since + i * DAY, since + (i + 1) * DAY);
+      const unit = "unit" in condition && typeof condition.unit === "string" ? ` ${condition.unit}` : "";
+      for (const loss of [
+        {
+          kind: "scrap_condition" as const,
+          counter: scrap,
+          v: scrapAt,
+          what: "scrap",
+          price: o.costs.scrapPerPiece,
+          per: "piece",
+        },
+        {
+          kind: "energy_condition" as const,
+          counter: energy,
+          v: energyAt,
+          what: "energy",
+          price: o.costs.energyPerKwh,
+          per: "kWh",
+        },
+      ]) {
+        if (loss.counter === undefined) continue;
+        const lossDays: LossDay[] = [];
+        for (let i = 0; i < days; i++) {
+          const n = made(i);
+          const lost = delta(loss.v, i);
+          // A counter reset or a day without production or data says nothing about the rate.
+          if (!(n > 0) || !(lost >= 0) || Number.isNaN(levels[i]!)) continue;
+          lossDays.push({ pieces: n, rate: lost / n, level: levels[i]! });
+        }
+        const name = `machine ${machine.id} ${loss.what} per piece against ${condition.name}`;
+        const third = Math.floor(lossDays.length / 3);
+        if (third < minDays) {
+          out.notEnoughEvidence.push(
+            `${name}: ${lossDays.length} production days with data (${3 * minDays} needed, ${minDays} in each third)`,
+          );
+          continue;
+        }
+        lossDays.sort((a, b) => a.level - b.level);
+        const low = lossDays.slice(0, third);
+        const high = lossDays.slice(lossDays.length - third);
+        const w = welch(
+          high.map((d) => d.rate),
+          low.map((d) => d.rate),
+        );
+        const fmt = (v: number) => Number(v.toPrecision(3));
+        if ((w.low <= 0 && w.high >= 0) || w.d < 0.5) {
+          out.notEnoughEvidence.push(
+            `${name}: ${fmt(w.ma)} in its highest third against ${fmt(w.mb)} in its lowest, difference ${fmt(w.diff)} (95 % ${fmt(w.low)} to ${fmt(w.high)}), effect size ${r2(w.d)}: no clear link`,
+          );
+          continue;
+        }
+        const highWorse = w.diff > 0;
+        const worst = highWorse ? high : low;
+        const rest = highWorse ? lossDays.slice(0, lossDays.length - third) : lossDays.slice(third);
+        const edge = highWorse ? high[0]!.level : low[low.length - 1]!.level;
+        const excess = Math.max(0, mean(worst.map((d) => d.rate)) - mean(rest.map((d) => d.rate)));
+        const spanY = lossDays.length / 365.25;
+        const worstPiecesPerYear = worst.reduce((s, d) => s + d.pieces, 0) / spanY;
+        const perYear = excess * worstPiecesPerYear;
+        out.recommendations.push({
+          id: `${loss.kind}:${machine.id}:${condition.name}`,
+          kind: loss.kind,
+          machine_id: machine.id,
+          title: `Machine ${machine.id}: ${loss.what} per piece was ${fmt(Math.max(w.ma, w.mb))} on days with ${condition.name} ${highWorse ? "above" : "below"} ${r2(edge)}${unit}, ${fmt(Math.min(w.ma, w.mb))} on days ${highWorse ? "below" : "above"} ${r2(highWorse ? low[low.length - 1]!.level : high[0]!.level)}${unit}; keep it ${highWorse ? "at or below" : "at or above"} ${r2(edge)}${unit}`,
+          evidence: {
+            tag: condition.name,
+            role: roleOf(condition),
+            productionDays: lossDays.length,
+            daysPerThird: third,
+            worstThird: highWorse ? "highest" : "lowest",
+            perPieceHighestThird: fmt(w.ma),
+            perPieceLowestThird: fmt(w.mb),
+            difference: fmt(w.diff),
+            difference95: [fmt(w.low), fmt(w.high)],
+            effectSizeD: r2(w.d),
+            limit: r2(edge),
+            excessPerPiece: fmt(excess),
+            piecesPerYearInWorstThird: Math.round(worstPiecesPerYear),
+            [`${loss.what === "scrap" ? "scrapPieces" : "kWh"}PerYearAvoidable`]: Math.round(perYear),
+            assumption: `the worst third's ${loss.what} per piece, brought to the other two thirds' mean, on the pieces made in it`,
+          },
+          yearlySaving: loss.price === 0 ? null : Math.round(perYear * loss.price),
+          currency: o.costs.currency,
+        });
+      }
+    }
   }
 }

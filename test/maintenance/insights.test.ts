@@ -276,3 +276,120 @@ maintenance:
   assert.match(cli.stdout, /\* Machine 3: 5 seal failures in 3650 days/);
   assert.match(cli.stdout, /no recommendation from:\n {2}- /);
 });
+
+/**
+ * A year of one press whose scrap rises when the hall is hot (5 % of pieces above 28 degC, 1 %
+ * below) and whose energy per piece rises with speed, each day's ambient and speed drawn
+ * independently; the piece counter is reset once. Scrap must be linked to ambient and energy to
+ * speed, and neither to the other.
+ */
+test("insights link scrap and energy per piece to the operating condition that drives them, and to nothing else", (t) => {
+  const dir = tempDir(t);
+  const tag = (name: string, role: string, unit: string, address: number) =>
+    `  - { name: ${name}, machine: 1, role: ${role}, unit: ${unit}, connection: plc, modbus: { area: input, address: ${address}, dataType: float32 } }`;
+  const cfg = parseConfig(
+    `version: 1
+line: { enterprise: acme, site: lyon, area: press, name: losses }
+machines: [{ id: 1, name: Press 1 }]
+connections: [{ id: plc, protocol: modbus-tcp, host: 127.0.0.1, port: 1 }]
+tags:
+${[
+  tag("m1.ambient", "ambient_temperature", "degC", 0),
+  tag("m1.speed", "speed", "spm", 2),
+  tag("m1.pieces", "piece_count", "pcs", 4),
+  tag("m1.scrap", "scrap_count", "pcs", 6),
+  tag("m1.energy", "energy_kwh", "kWh", 8),
+].join("\n")}
+store: { path: ${JSON.stringify(join(dir, "line.db"))} }
+`,
+    join(dir, "line.yaml"),
+  );
+  const store = new Store(cfg.store, silentLogger());
+  store.open();
+  t.after(() => store.close());
+  const ids = store.syncTags(cfg.tags.map((x) => ({ name: x.name, machine: x.machine, unit: "" })));
+  const id = (name: string) => ids.get(name)!.id;
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+  const start = NOW - 365 * DAY;
+  const insert = store.db.prepare("INSERT INTO sensor_data (tag_id, ts, value) VALUES (?, ?, ?)");
+  let pieces = 0;
+  let scrap = 0;
+  let energy = 0;
+  store.db.transaction(() => {
+    for (let day = 0; day < 365; day++) {
+      const ambient = 18 + 14 * random();
+      const speed = 20 + 20 * random();
+      if (day === 200) pieces = 0; // the PLC's counter was reset
+      for (let h = 0; h < 24; h++) {
+        const ts = start + day * DAY + h * H;
+        const made = speed * 60;
+        insert.run(id("m1.ambient"), ts, ambient + 2 * Math.sin((2 * Math.PI * h) / 24));
+        insert.run(id("m1.speed"), ts, speed);
+        insert.run(id("m1.pieces"), ts, pieces);
+        insert.run(id("m1.scrap"), ts, scrap);
+        insert.run(id("m1.energy"), ts, energy);
+        pieces += made;
+        scrap += made * (ambient > 28 ? 0.05 : 0.01);
+        energy += made * (0.2 + 0.01 * speed);
+      }
+    }
+  })();
+  const costs = { ...COSTS, scrapPerPiece: 2, energyPerKwh: 0.15 };
+  const insights = lineInsights(store, cfg, { minEvents: 3, lookbackDays: 365, horizonH: 48, costs }, NOW);
+  const byId = new Map(insights.recommendations.map((r) => [r.id, r]));
+  assert.deepEqual(
+    [...byId.keys()].sort(),
+    ["energy_condition:1:m1.speed", "scrap_condition:1:m1.ambient"],
+    JSON.stringify(insights, null, 1),
+  );
+  const hot = byId.get("scrap_condition:1:m1.ambient")!;
+  assert.match(hot.title, /scrap per piece was 0\.0[3-5]\d* on days with m1\.ambient above 2\d(\.\d+)? degC/);
+  const limit = Number(hot.evidence.limit);
+  assert.ok(limit > 26 && limit < 28.5, `the hottest third starts near 27.3 degC: ${limit}`);
+  assert.ok((hot.evidence.difference95 as number[])[0]! > 0.02, "the interval is far from 0");
+  // The day of the counter reset says nothing and is left out: 364 of 365 days.
+  assert.equal(hot.evidence.productionDays, 364);
+  // The hottest third (about 4.7 degC wide) is 86 % above 28: excess about 0.034 scrap a piece.
+  const avoidable = Number(hot.evidence.scrapPiecesPerYearAvoidable);
+  assert.ok(avoidable > 120_000 && avoidable < 240_000, String(avoidable));
+  assert.ok(Math.abs(hot.yearlySaving! - avoidable * 2) <= 2, "priced at 2 EUR a scrapped piece");
+
+  const fast = byId.get("energy_condition:1:m1.speed")!;
+  assert.equal(fast.evidence.worstThird, "highest");
+  assert.match(fast.title, /keep it at or below 3\d(\.\d+)? spm/);
+  assert.ok(fast.yearlySaving! > 0);
+  for (const unrelated of ["m1.speed", "m1.ambient"])
+    assert.ok(
+      insights.notEnoughEvidence.some((n) =>
+        new RegExp(
+          `${unrelated === "m1.speed" ? "scrap" : "energy"} per piece against ${unrelated.replace(".", "\\.")}: .* no clear link`,
+        ).test(n),
+      ),
+      insights.notEnoughEvidence.join("\n"),
+    );
+
+  // Without prices the finding stands and its saving is left unestimated; a short history says how much it needs.
+  const unpriced = lineInsights(
+    store,
+    cfg,
+    { minEvents: 3, lookbackDays: 365, horizonH: 48, costs: COSTS },
+    NOW,
+  );
+  assert.ok(
+    unpriced.recommendations.length === 2 && unpriced.recommendations.every((r) => r.yearlySaving === null),
+  );
+  const short = lineInsights(store, cfg, { minEvents: 3, lookbackDays: 20, horizonH: 48, costs }, NOW);
+  assert.equal(short.recommendations.length, 0);
+  assert.ok(
+    short.notEnoughEvidence.some((n) =>
+      /scrap per piece against m1\.ambient: 20 production days with data \(30 needed, 10 in each third\)/.test(
+        n,
+      ),
+    ),
+    short.notEnoughEvidence.join("\n"),
+  );
+});

@@ -463,6 +463,12 @@ test("the daemon sends downsampled telemetry (value, quality, unit) and gateway 
   const components = metrics.payload.components as Record<string, Record<string, unknown>>;
   assert.ok((components["modbus:plc"]?.samples as number) > 0, JSON.stringify(components));
   assert.equal(metrics.payload.version, 1);
+  // MTTR/MTBF travel in the plant's metrics message: machine 7 has no failure yet, so no MTBF,
+  // only the failure-free lower bound.
+  const reliability = metrics.payload.reliability as { machine: number; failures: number; mtbfH: null }[];
+  const press = reliability?.find((r) => r.machine === 7);
+  assert.ok(press !== undefined, JSON.stringify(metrics.payload).slice(0, 500));
+  assert.deepEqual([press.failures, press.mtbfH], [0, null]);
 });
 
 test("a refused sender cannot squat a command id: ids are per sender, only allowed senders' are remembered, every reply fits its schema", async (t) => {

@@ -4,7 +4,8 @@ import { apiBaseUrl, apiGet, withApiOptions } from "../apiClient.js";
 
 export const help = `Improvement recommendations from the line's history: preventive maintenance that comes
 too late (or too early), failure modes a machine repeats, operating conditions that differ before
-failures, and PLC alarms that come before failures. Each states its evidence and a yearly saving
+failures, PLC alarms that come before failures, and operating conditions on the days scrap or
+energy per piece is worst. Each states its evidence and a yearly saving
 estimated from maintenance.costs in the line's YAML; nothing is recommended without enough
 evidence (maintenance.insights.minEvents), and --why lists what was looked at and why it gave
 nothing. The daemon computes them once a day and sends them to <prefix>/insights.`;
