@@ -548,17 +548,165 @@ function configLoadFigures() {
   return out;
 }
 
-const results: Record<string, unknown> = {};
-results["config load (YAML, schema, cross-checks)"] = configLoadFigures();
-results["history import, long CSV, 1,000,000 rows (one core)"] = await importFigures();
-for (const [sync, batch] of [
-  ["FULL", 1000],
-  ["NORMAL", 1000],
-  ["FULL", 100],
-] as const) {
-  results[`store insert, synchronous=${sync}, batch ${batch}`] = await storeThroughput(sync, batch, 500_000);
+/**
+ * The console's history API on a 90-day store of 10 M rows of one tag (about 1.3 samples/s): the
+ * hourly rollup's one-off cost, then 1,000 points over 90 days, 7 days and 1 day (median of 5),
+ * next to the bare SQL a chart would need without the rollup (min/max/avg per bucket over the raw
+ * rows) on the same file in the same run.
+ */
+async function historyFigures() {
+  const { HourlyRollup, tagHistory } = await import("../src/store/tagHistory.js");
+  const store = new Store({ path: join(dir, "history90.db"), synchronous: "NORMAL" }, silentLogger());
+  store.open();
+  const id = store.syncTags([{ name: "p1.temperature", machine: 1, unit: "degC" }]).get("p1.temperature")!.id;
+  const rows = 10_000_000;
+  const to = Date.UTC(2026, 11, 1);
+  const from = to - 90 * 86_400_000;
+  const step = (to - from) / rows;
+  const insert = store.db.prepare("INSERT INTO sensor_data (tag_id, ts, value, status) VALUES (?, ?, ?, 0)");
+  const random = mulberry32(3);
+  const t0 = performance.now();
+  for (let chunk = 0; chunk < rows; chunk += 500_000)
+    store.db.transaction(() => {
+      for (let i = chunk; i < chunk + 500_000; i++) {
+        const ts = Math.floor(from + i * step);
+        insert.run(id, ts, 40 + 10 * Math.sin(ts / 8.64e7) + random());
+      }
+    })();
+  const insertS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  await new HourlyRollup(store, { everyMs: 60_000, chunkRows: 200_000 }, silentLogger()).runOnce();
+  const rollupS = (performance.now() - t1) / 1000;
+  const median = (f: () => unknown) => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      f();
+      times.push(performance.now() - t);
+    }
+    return +times.sort((a, b) => a - b)[2]!.toFixed(1);
+  };
+  const bare = store.db.prepare(
+    "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, min(value), max(value), avg(value) FROM sensor_data WHERE tag_id = ? AND ts >= ? AND ts < ? GROUP BY b",
+  );
+  const out: Record<string, unknown> = {
+    rows,
+    insertSeconds: +insertS.toFixed(1),
+    rollupOnceSeconds: +rollupS.toFixed(1),
+  };
+  for (const [label, days] of [
+    ["90 days", 90],
+    ["7 days", 7],
+    ["1 day", 1],
+  ] as const) {
+    const f = to - days * 86_400_000;
+    const h = tagHistory(store, id, f, to, 1_000);
+    out[`${label}: points, source`] = `${h.ts.length} ${h.source}`;
+    out[`${label}: linepilot ms`] = median(() => tagHistory(store, id, f, to, 1_000));
+    out[`${label}: bare SQL over raw rows ms`] = median(() =>
+      bare.all(f, Math.ceil((to - f) / 1_000), id, f, to),
+    );
+  }
+  store.close();
+  return out;
 }
-{
+
+/**
+ * The console's cost: the daemon's RSS with the console off and on (pages loaded, ten live streams
+ * open), and its CPU over 20 s with ten consoles following the line page against none.
+ */
+async function consoleFigures() {
+  const plc = new DemoPlc({ port: 0 });
+  await plc.start();
+  const tags = Array.from(
+    { length: 60 },
+    (_, i) =>
+      `  - { name: t${i}, machine: 7, connection: plc, intervalMs: 1000, modbus: { unitId: 1, area: holding, address: ${i * 2}, dataType: float32 } }`,
+  ).join("\n");
+  const measure = async (consoleOn: boolean, consoles: number) => {
+    const { freePort } = await import("../test/peers/peers.js");
+    const port = await freePort();
+    const file = join(dir, `console-${consoleOn}-${consoles}.yaml`);
+    writeFileSync(
+      file,
+      lineYaml({
+        storePath: join(dir, `console-${consoleOn}-${consoles}.db`),
+        plcPort: plc.port,
+        apiPort: port,
+        tags,
+      }).replace(
+        `api: { host: 127.0.0.1, port: ${port} }`,
+        `api: { host: 127.0.0.1, port: ${port}, console: ${consoleOn} }`,
+      ),
+    );
+    const proc = spawn(process.execPath, [CLI, "run", "--config", file], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const streams: AbortController[] = [];
+    if (consoleOn) {
+      for (const f of ["/ui/", "/ui/app.js", "/ui/vendor/preact.js", "/ui/vendor/uplot.js", "/ui/line.json"])
+        await (await fetch(base + f)).arrayBuffer();
+      for (let i = 0; i < consoles; i++) {
+        const abort = new AbortController();
+        streams.push(abort);
+        const res = await fetch(`${base}/events`, { signal: abort.signal });
+        void (async () => {
+          try {
+            for await (const _ of res.body!);
+          } catch {}
+        })();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5_000));
+    const s0 = procStats(proc.pid!);
+    await new Promise((r) => setTimeout(r, 20_000));
+    const s1 = procStats(proc.pid!);
+    for (const a of streams) a.abort();
+    proc.kill("SIGTERM");
+    await new Promise((r) => proc.once("exit", r));
+    return { rssMb: s1.rssMb, cpuPercent: +((100 * (s1.cpuS - s0.cpuS)) / 20).toFixed(2) };
+  };
+  const off = await measure(false, 0);
+  const none = await measure(true, 0);
+  const ten = await measure(true, 10);
+  await plc.stop();
+  return {
+    "console off: RSS MB, CPU %": [off.rssMb, off.cpuPercent],
+    "console on, no console open": [none.rssMb, none.cpuPercent],
+    "console on, 10 consoles streaming": [ten.rssMb, ten.cpuPercent],
+    "10 consoles cost, % of a core": +(ten.cpuPercent - none.cpuPercent).toFixed(2),
+    "console's RSS, MB": +(ten.rssMb - off.rssMb).toFixed(1),
+  };
+}
+
+const results: Record<string, unknown> = {};
+/** `npm run bench -- console history` runs only the figures whose group names those words. */
+const only = process.argv.slice(2);
+const want = (group: string) => only.length === 0 || only.some((w) => group.includes(w));
+if (want("config")) results["config load (YAML, schema, cross-checks)"] = configLoadFigures();
+if (want("import")) results["history import, long CSV, 1,000,000 rows (one core)"] = await importFigures();
+if (want("store"))
+  for (const [sync, batch] of [
+    ["FULL", 1000],
+    ["NORMAL", 1000],
+    ["FULL", 100],
+  ] as const) {
+    results[`store insert, synchronous=${sync}, batch ${batch}`] = await storeThroughput(
+      sync,
+      batch,
+      500_000,
+    );
+  }
+if (want("twin")) {
   const started = Date.now();
   const summary = await generateHistory({
     machineIds: [1, 2, 3, 4, 5],
@@ -574,15 +722,22 @@ for (const [sync, batch] of [
     failures: summary.failures,
   };
 }
-results["plant sync to mosquitto on loopback"] = await syncFigures();
-results["optimizer decision per machine"] = await optimizerFigures();
-results["predictive maintenance inference (worker: ONNX + TreeSHAP)"] = await maintenanceFigures();
-results["ingestion and inference, alone and while a candidate trains"] = await learningFigures();
-const daemon = await daemonFigures();
-results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
-  await opcuaFigures();
-results["daemon idle (no tags)"] = { rssMb: daemon.idle.rssMb, cpuPercent: daemon.idle.cpuPercent };
-results["daemon polling 60 float32 tags at 100 ms from a local Modbus TCP server"] = daemon.polling;
-results["daemon polling the same tags at 10 ms (as fast as the bus answers)"] = daemon.saturated;
+if (want("sync")) results["plant sync to mosquitto on loopback"] = await syncFigures();
+if (want("optimizer")) results["optimizer decision per machine"] = await optimizerFigures();
+if (want("maintenance"))
+  results["predictive maintenance inference (worker: ONNX + TreeSHAP)"] = await maintenanceFigures();
+if (want("learning"))
+  results["ingestion and inference, alone and while a candidate trains"] = await learningFigures();
+if (want("daemon")) {
+  const daemon = await daemonFigures();
+  results["daemon subscribed to 1,000 OPC UA monitored items at 100 ms (local node-opcua server)"] =
+    await opcuaFigures();
+  results["daemon idle (no tags)"] = { rssMb: daemon.idle.rssMb, cpuPercent: daemon.idle.cpuPercent };
+  results["daemon polling 60 float32 tags at 100 ms from a local Modbus TCP server"] = daemon.polling;
+  results["daemon polling the same tags at 10 ms (as fast as the bus answers)"] = daemon.saturated;
+}
+if (want("history"))
+  results["history API (console charts, linepilot trend), 10 M rows over 90 days"] = await historyFigures();
+if (want("console")) results["web console: daemon RSS and CPU, 60 tags at 1 s"] = await consoleFigures();
 for (const [name, figures] of Object.entries(results)) console.log(`${name}: ${JSON.stringify(figures)}`);
 rmSync(dir, { recursive: true, force: true });

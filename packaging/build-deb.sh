@@ -17,7 +17,7 @@ lib="$root/usr/lib/linepilot"
 
 npx tsc -p tsconfig.build.json
 mkdir -p "$lib" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/linepilot" "$root/usr/share/doc/linepilot" "$root/DEBIAN"
-cp -r dist models package.json package-lock.json "$lib/"
+cp -r dist console models package.json package-lock.json "$lib/"
 rm -f "$lib/models/reproduce.sh"
 # Production dependencies only, native addons as built by npm ci on this machine (same arch, same
 # Node ABI as the runtime shipped beside them). npm prune works offline on the copy.

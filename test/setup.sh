@@ -9,6 +9,7 @@
 #   systemd          systemd-analyze, to verify and score the unit in deploy/
 #   prometheus       a real Prometheus server that scrapes the daemon's /metrics
 #   fakeroot lintian build the .deb as root-owned files and check it as Debian does
+#   chromium         a real browser (headless) for the web console's tests, driven by playwright-core
 # Runs before `npm test` (pretest) and first in .ci/run. Does nothing when all are present.
 set -euo pipefail
 missing=()
@@ -22,6 +23,7 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 command -v fakeroot >/dev/null 2>&1 || missing+=(fakeroot)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "test setup: installing ${missing[*]}" >&2
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else

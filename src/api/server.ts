@@ -14,7 +14,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Component, ComponentHealth } from "../common/component.js";
 import { LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
-import type { ApiConfig } from "../config/schema.js";
+import { type ApiConfig, LOOPBACK } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 
 export type RouteRegistrar = (app: FastifyInstance) => void;
@@ -25,7 +25,6 @@ export interface ApiServerDeps {
   routes?: RouteRegistrar[];
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 const OPEN_ON_ANY_BIND = new Set(["/health", "/metrics"]);
 
 declare module "fastify" {

@@ -358,9 +358,20 @@ const store = z.strictObject({
       maxSizeMb: z.number().min(1).max(1_000_000).default(2_048),
       checkIntervalMs: durationMs(1_000, 86_400_000).default(60_000),
       deleteChunkRows: z.int().min(100).max(1_000_000).default(20_000),
+      hourlyMaxAgeDays: z
+        .number()
+        .min(1)
+        .max(36_500)
+        .default(730)
+        .describe(
+          "How long each tag's hourly min/max/mean (long trends) is kept; raw samples go by maxAgeDays",
+        ),
     })
     .prefault({})
     .describe("Telemetry retention; alerts, audit records and unsynced outbox messages are never deleted"),
+  rollupEveryMs: durationMs(1_000, 3_600_000)
+    .default(60_000)
+    .describe("How often new samples are added into their tag's hourly min/max/mean, which long trends read"),
 });
 
 // ---- Plant sync (MQTT) ----
@@ -894,7 +905,8 @@ const learning = z
   })
   .describe("Continuous learning: retrain the predictive-maintenance model on the line's own history");
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+/** A bind address only this machine can reach. */
+export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
 const api = z
   .strictObject({
@@ -908,6 +920,13 @@ const api = z
       .describe(
         "Unix socket for local changes without a token, mode 0660 (the daemon's group, linepilot); default: api.sock beside the store",
       ),
+    console: z
+      .boolean()
+      .default(true)
+      .describe("Serve the web console at /ui/ on this port (same access rules as the API)"),
+    consoleTickMs: durationMs(250, 60_000)
+      .default(2_000)
+      .describe("How often the console's live stream is refreshed while a console is open"),
   })
   .refine((a) => LOOPBACK.test(a.host) || a.token !== undefined, {
     error: "a token (api.token) is required when the API listens on a non-loopback address",

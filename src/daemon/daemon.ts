@@ -4,6 +4,8 @@
  * try/catch and time budget, so one that hangs cannot keep the others from flushing.
  */
 
+import { ConsoleStream, consoleRoutes } from "../api/consoleRoutes.js";
+import { historyRoutes } from "../api/historyRoutes.js";
 import { maintenanceRoutes } from "../api/maintenanceRoutes.js";
 import { metricsRoute } from "../api/metrics.js";
 import { modelRoutes } from "../api/modelRoutes.js";
@@ -15,7 +17,7 @@ import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { VERSION } from "../common/version.js";
-import { DEFAULT_HORIZON_H, type LineConfig, overlappingRegisters } from "../config/schema.js";
+import { DEFAULT_HORIZON_H, type LineConfig, LOOPBACK, overlappingRegisters } from "../config/schema.js";
 import type { Connector } from "../connectors/connector.js";
 import { createConnectors } from "../connectors/factory.js";
 import { MachineEventDeriver } from "../connectors/machineEvents.js";
@@ -37,6 +39,7 @@ import { ModelRegistry } from "../registry/registry.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
 import { Store } from "../store/store.js";
+import { HourlyRollup } from "../store/tagHistory.js";
 import { PlantSync } from "../sync/plantSync.js";
 import { SparkplugNode } from "../sync/sparkplug.js";
 import { WorkOrderDeliveryService } from "../sync/workOrderDelivery.js";
@@ -111,6 +114,9 @@ export class Daemon {
         new SampleWriter(store, tagStates, cfg.store, child("sampleWriter")),
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
+      await this.#startComponent(
+        new HourlyRollup(store, { everyMs: cfg.store.rollupEveryMs, chunkRows: 200_000 }, child("rollup")),
+      );
       await this.#startComponent(new ClockWatch(store, this.#log));
       if (cfg.tags.some((t) => t.waveform !== undefined))
         await this.#startComponent(new WaveformProcessor(cfg.tags, this.writer, store, this.#log));
@@ -243,6 +249,7 @@ export class Daemon {
       }
       const routes: RouteRegistrar[] = [
         tagsRoute(cfg.tags, this.writer, staleAfter),
+        historyRoutes(() => store, cfg),
         simulateRoute(cfg),
         maintenanceRoutes(() => store, {
           machines: new Set(cfg.machines.map((m) => m.id)),
@@ -269,6 +276,21 @@ export class Daemon {
           cfg,
         ),
       ];
+      if (cfg.api.console) {
+        const deps = {
+          line: cfg,
+          store: () => store,
+          live: writer,
+          staleAfterMs: staleAfter,
+          health: () => {
+            const h = this.health();
+            return { ...h, components: h.components as Record<string, ComponentHealth> };
+          },
+          tickMs: cfg.api.consoleTickMs,
+          readsNeedToken: !LOOPBACK.test(cfg.api.host),
+        };
+        routes.push(consoleRoutes(deps, await this.#startComponent(new ConsoleStream(deps))));
+      }
       this.api = await this.#startComponent(
         new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")),
       );

@@ -349,6 +349,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX anomaly_scores_model ON anomaly_scores (model_id, machine_id, ts);
     `,
   },
+  {
+    version: 11,
+    description: "hourly rollup of each tag's samples; audit log indexes by time and machine",
+    sql: `
+      -- Each tag's hour: min, max, sum and count of its values, rolled up from sensor_data by id
+      -- (so late and imported rows land in their own hour) for long trends without a raw scan.
+      CREATE TABLE sensor_hourly (
+        tag_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        min REAL,
+        max REAL,
+        sum REAL NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (tag_id, hour)
+      ) WITHOUT ROWID;
+      CREATE INDEX sensor_hourly_hour ON sensor_hourly (hour);
+      -- The audit log read by machine and by time (the console, linepilot audit).
+      CREATE INDEX ai_decisions_audit_ts ON ai_decisions_audit (ts);
+      CREATE INDEX ai_decisions_audit_machine_ts ON ai_decisions_audit (machine_id, ts);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

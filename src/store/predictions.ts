@@ -50,3 +50,24 @@ export function latestPredictions(
 export function predictionsSince(store: Store, ts: number): number {
   return (store.db.prepare("SELECT count(*) AS n FROM predictions WHERE ts > ?").get(ts) as { n: number }).n;
 }
+
+/** A machine's risk over a period: the highest failure probability (and its level) in each of at most `points` buckets. */
+export function riskHistory(
+  store: Store,
+  machine: number,
+  from: number,
+  to: number,
+  points: number,
+): { ts: number; p: number; level: string }[] {
+  const bucket = Math.max(1, Math.ceil((to - from) / points));
+  return store.db
+    .prepare(
+      `SELECT ? + CAST((ts - ?) / ? AS INTEGER) * ? AS ts, max(failure_probability) AS p, risk_level AS level
+         FROM predictions WHERE machine_id = ? AND ts >= ? AND ts < ? GROUP BY CAST((ts - ?) / ? AS INTEGER) ORDER BY 1`,
+    )
+    .all(from, from, bucket, bucket, machine, from, to, from, bucket) as {
+    ts: number;
+    p: number;
+    level: string;
+  }[];
+}

@@ -1,5 +1,6 @@
 /**
- * Telemetry retention by age and by a size cap. Only sensor_data is ever deleted, oldest first;
+ * Telemetry retention by age and by a size cap. Only sensor_data (and, by its own age limit, its
+ * hourly rollup) is ever deleted, oldest first;
  * alerts, the audit log, predictions, events and the outbox (unsynced messages) are never touched.
  * Deletes run in chunks, yielding between them, so ingestion never waits long for the write lock.
  */
@@ -14,6 +15,7 @@ export interface RetentionOptions {
   maxSizeMb: number;
   checkIntervalMs: number;
   deleteChunkRows: number;
+  hourlyMaxAgeDays: number;
 }
 
 export interface RetentionResult {
@@ -87,6 +89,10 @@ export class Retention implements Component {
       }
       // A block every keepEveryMs (an hour by default) is a few thousand rows a year: one statement.
       result.deletedByAge += blocksByAge.run(cutoff).changes;
+      // The rollup's hours are small (one row per tag and hour) and kept longer than raw samples.
+      db.prepare("DELETE FROM sensor_hourly WHERE hour < ?").run(
+        this.#now() - this.#options.hourlyMaxAgeDays * DAY_MS,
+      );
       for (;;) {
         const { usedBytes } = this.#store.sizes();
         result.usedBytes = usedBytes;

@@ -12,21 +12,7 @@ import { join } from "node:path";
 import test from "node:test";
 import Database from "better-sqlite3";
 import { ROOT, runCli, runCliToEnd, tempDir, waitFor } from "../helpers.js";
-import { freePort } from "../peers/peers.js";
-
-async function demoConfig(dir: string): Promise<string> {
-  const [opcua, modbus, api] = [await freePort(), await freePort(), await freePort()];
-  const yaml = readFileSync(join(ROOT, "config/demo.yaml"), "utf8")
-    .replace("opc.tcp://127.0.0.1:48407", `opc.tcp://127.0.0.1:${opcua}`)
-    .replace("port: 15020", `port: ${modbus}`)
-    .replace("port: 8001", `port: ${api}`)
-    .replace("../models/", `${join(ROOT, "models")}/`)
-    .replaceAll("../var/demo-line/", "./state/");
-  assert.notEqual(yaml.indexOf(`${api}`), -1);
-  const path = join(dir, "demo.yaml");
-  writeFileSync(path, yaml);
-  return path;
-}
+import { demoConfig } from "../peers/peers.js";
 
 test("the demo shows the whole loop: tags, a risk climb, a HIGH alert with reasons, a suggestion approved through the socket, the what-if, the plant", async (t) => {
   const dir = tempDir(t);

@@ -1,6 +1,6 @@
 /** Real peers started by the tests on 127.0.0.1 and stopped after them. */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -264,4 +264,22 @@ export function makeTestPki(dir: string): {
     clientKey: join(dir, "client.key"),
     otherCa: join(dir, "other.pem"),
   };
+}
+
+/**
+ * The shipped demo line's config with its fixed ports moved to free ones and its paths made
+ * absolute, written into `dir`; `api` is appended to its api: section (a token, say).
+ */
+export async function demoConfig(dir: string, api = ""): Promise<string> {
+  const [opcua, modbus, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const yaml = readFileSync(join(ROOT, "config/demo.yaml"), "utf8")
+    .replace("opc.tcp://127.0.0.1:48407", `opc.tcp://127.0.0.1:${opcua}`)
+    .replace("port: 15020", `port: ${modbus}`)
+    .replace("port: 8001", `port: ${apiPort}${api === "" ? "" : `\n  ${api}`}`)
+    .replace("../models/", `${join(ROOT, "models")}/`)
+    .replaceAll("../var/demo-line/", "./state/");
+  if (!yaml.includes(`port: ${apiPort}`)) throw new Error("config/demo.yaml has no api port 8001 to move");
+  const path = join(dir, "demo.yaml");
+  writeFileSync(path, yaml);
+  return path;
 }

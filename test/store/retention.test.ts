@@ -33,9 +33,15 @@ test("retention deletes telemetry older than maxAgeDays and nothing else", async
   const now = 100 * DAY;
   fill(store, 5_000, (i) => now - (i < 3_000 ? 40 * DAY : DAY) + i);
   keepers(store);
+  // The hourly rollup goes by its own, longer limit: 45 days old stays, 61 days old goes.
+  const hour = store.db.prepare(
+    "INSERT INTO sensor_hourly (tag_id, hour, min, max, sum, count) VALUES (1, ?, 1, 1, 1, 1)",
+  );
+  hour.run(now - 45 * DAY);
+  hour.run(now - 61 * DAY);
   const retention = new Retention(
     store,
-    { maxAgeDays: 30, maxSizeMb: 1_000, checkIntervalMs: 60_000, deleteChunkRows: 500 },
+    { maxAgeDays: 30, maxSizeMb: 1_000, checkIntervalMs: 60_000, deleteChunkRows: 500, hourlyMaxAgeDays: 60 },
     silentLogger(),
     () => now,
   );
@@ -50,6 +56,11 @@ test("retention deletes telemetry older than maxAgeDays and nothing else", async
     assert.equal((store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n, 1, table);
   }
   assert.equal((store.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n, 2);
+  assert.deepEqual(
+    store.db.prepare("SELECT hour FROM sensor_hourly").all(),
+    [{ hour: now - 45 * DAY }],
+    "hourly trends outlive raw samples, up to hourlyMaxAgeDays",
+  );
 });
 
 test("over the size cap, the oldest telemetry goes first until the store fits; alerts, audit and outbox stay", async (t) => {
@@ -62,7 +73,13 @@ test("over the size cap, the oldest telemetry goes first until the store fits; a
   assert.ok(before > 4 * 1024 * 1024, `test data should exceed the cap (${before})`);
   const retention = new Retention(
     store,
-    { maxAgeDays: 3650, maxSizeMb: 2, checkIntervalMs: 60_000, deleteChunkRows: 5_000 },
+    {
+      maxAgeDays: 3650,
+      maxSizeMb: 2,
+      checkIntervalMs: 60_000,
+      deleteChunkRows: 5_000,
+      hourlyMaxAgeDays: 730,
+    },
     silentLogger(),
     () => 2_000_000,
   );

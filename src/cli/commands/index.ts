@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import * as alerts from "./alerts.js";
+import * as audit from "./audit.js";
 import * as baseline from "./baseline.js";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
@@ -23,6 +24,7 @@ import * as suggestions from "./suggestions.js";
 import * as tags from "./tags.js";
 import * as train from "./train.js";
 import * as trainOptimizer from "./trainOptimizer.js";
+import * as trend from "./trend.js";
 import * as vibration from "./vibration.js";
 import * as workOrders from "./workOrders.js";
 
@@ -35,6 +37,8 @@ export const COMMANDS: readonly { register(program: Command): void }[] = [
   maintenance,
   workOrders,
   insights,
+  audit,
+  trend,
   predict,
   suggestions,
   mode,
