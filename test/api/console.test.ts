@@ -119,7 +119,7 @@ test("the console shows the line live, refuses a change without the token, and w
   const again = page.locator(`#suggestions tr[data-suggestion="${id}"]`);
   await again.waitFor();
   const approve = again.locator("button", { hasText: "Approve" });
-  assert.equal(await approve.count(), 1, `suggestion ${id} is still pending: ${await again.innerText()}`);
+  assert.equal(await approve.count(), 1, `suggestion ${id} is still pending: ${await again.textContent()}`);
   await approve.click();
   await page
     .locator(".notice", { hasText: new RegExp(`suggestion ${id} approved by anna: written`) })

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import test from "node:test";
 import Database from "better-sqlite3";
-import { ROOT, runCli, runCliToEnd, tempDir, waitFor } from "../helpers.js";
+import { runCli, runCliToEnd, tempDir, waitFor } from "../helpers.js";
 import { demoConfig } from "../peers/peers.js";
 
 test("the demo shows the whole loop: tags, a risk climb, a HIGH alert with reasons, a suggestion approved through the socket, the what-if, the plant", async (t) => {

@@ -96,6 +96,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     `  plant MQTT   ${config.sync!.url}${broker ? " (embedded broker)" : ""}, topics ${topicPrefixOf(config)}/#`,
   );
   console.log(`  daemon API   ${api} and ${config.api.socket}; its log: ${daemonLog}`);
+  if (config.api.console)
+    console.log(
+      `  web console  ${api}/ui/ (changes from it need api.token; the CLI's go through the socket)`,
+    );
   console.log(
     `  2nd terminal export LINEPILOT_CONFIG=${opts.config}; npx linepilot status (tags, alerts, suggestions, approve ID)`,
   );
