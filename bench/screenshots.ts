@@ -27,6 +27,7 @@ try {
   await page.evaluate(
     `sessionStorage.setItem("linepilot.token", ${JSON.stringify(TOKEN)}); localStorage.setItem("linepilot.name", "anna")`,
   );
+  await page.reload();
   const shots: [string, string, string][] = [
     ["line", "#/", "#machines"],
     ["machine", "#/machine/7", "#tags tr[data-tag]"],

@@ -157,10 +157,12 @@ function Chart({ options, data, height = 260 }) {
 }
 
 function Sparkline({ machine }) {
-  const { data } = useApi(`/ai/risk?machine=${machine}&points=48`, []);
-  if (data === undefined || data.risk.length < 2) return html`<span class="muted">–</span>`;
-  const xs = data.risk.map((r) => Date.parse(r.ts) / 1000);
-  const ys = data.risk.map((r) => r.p);
+  // The recent trajectory: the last 48 assessments (a day at a 30-min tick, minutes in the demo).
+  const { data } = useApi(`/ai/predictions?machine=${machine}&limit=48`, []);
+  if (data === undefined || data.predictions.length < 2) return html`<span class="muted">–</span>`;
+  const recent = [...data.predictions].reverse();
+  const xs = recent.map((r) => Date.parse(r.ts) / 1000);
+  const ys = recent.map((r) => r.failure_probability);
   const options = {
     width: 160,
     cursor: { show: false },
@@ -189,7 +191,7 @@ function LinePage({ line, snap }) {
   return html`
     <h1>${line.line.name} <span class=${`badge ${snap.status}`}>${snap.status}</span></h1>
     <table id="machines">
-      <tr><th>Machine</th><th>State</th><th>Risk</th><th class="num">P(failure)</th><th>Risk, last 24 h</th><th>Baseline</th><th class="num">Open alerts</th></tr>
+      <tr><th>Machine</th><th>State</th><th>Risk</th><th class="num">P(failure)</th><th>Risk, last 48 assessments</th><th>Baseline</th><th class="num">Open alerts</th></tr>
       ${snap.machines.map(
         (m) => html`<tr data-machine=${m.id}>
           <td><a href=${`#/machine/${m.id}`}>${m.name}</a></td>
@@ -312,7 +314,12 @@ function MachinePage({ id, line }) {
   const snap = useSnapshot(id);
   const machine = line.machines.find((m) => m.id === id);
   const tags = line.tags.filter((t) => t.machine === id);
-  const [tag, setTag] = useState(tags[0]?.name);
+  // A signal to start with, not a setpoint: vibration when the machine has it.
+  const first =
+    tags.find((t) => t.role !== null && /vibration|velocity|acceleration/.test(t.role)) ??
+    tags.find((t) => t.role === null || !t.role.endsWith("_setpoint")) ??
+    tags[0];
+  const [tag, setTag] = useState(first?.name);
   const [period, setPeriod] = useState("6 h");
   if (machine === undefined) return html`<p class="error">no machine ${id} on this line</p>`;
   const m = snap?.machines.find((x) => x.id === id);

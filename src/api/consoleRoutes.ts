@@ -266,7 +266,12 @@ export function consoleRoutes(deps: ConsoleDeps, stream: ConsoleStream) {
       res.write("retry: 3000\n\n");
       const remove = stream.add({
         machine: Number.isInteger(machine) ? machine : undefined,
-        write: (chunk) => res.write(chunk),
+        write: (chunk) => {
+          // A console that stopped reading (a tablet asleep) is dropped, not buffered without
+          // bound; its page reconnects when it wakes.
+          if (res.writableLength > 1_000_000) res.destroy();
+          else res.write(chunk);
+        },
         lastSent: "",
         idleTicks: 0,
       });

@@ -1,5 +1,5 @@
 /**
- * GET /metrics: Prometheus text exposition (prom-client) of SPEC.md section 10's metrics, the
+ * GET /metrics: Prometheus text exposition (prom-client) of docs/design.md §10's metrics, the
  * gateway's health (per connector, store buffer, MQTT backlog, inference) and the process's own
  * (CPU, memory, event-loop lag). Every value is read at scrape time from its owner: nothing is
  * counted twice, and a scrape costs a few small queries, not per-sample work.
@@ -157,7 +157,7 @@ export function metricsRoute(sources: MetricsSources) {
     const runner = (details("maintenance").runner ?? {}) as Details;
     return [[{}, num(runner.failures) + num(runner.timeouts)]];
   });
-  // SPEC.md section 10, by its names.
+  // docs/design.md §10, by its names.
   new Gauge({
     name: "ai_predictions_per_hour",
     help: "Failure-risk predictions stored in the last hour",

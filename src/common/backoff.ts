@@ -1,5 +1,5 @@
 /**
- * Reconnection, once for every connector and the plant sync (STYLE.md section 5): exponential
+ * Reconnection, once for every connector and the plant sync (docs/code-style.md §5): exponential
  * backoff with jitter and a cap, retrying forever, including the first connect (node-opcua's
  * connectionStrategy: 1 s initial, 20 s max, 0.1 randomisation).
  */

@@ -15,7 +15,7 @@ export const CONFIG_VERSION = 1;
 export const DEFAULT_HORIZON_H = 48;
 
 /**
- * MQTT topic levels and Sparkplug ids may not contain `+ # /` or spaces (FIELD-NOTES, UNS rules), and
+ * MQTT topic levels and Sparkplug ids may not contain `+ # /` or spaces (docs/field-problems.md, the Unified Namespace convention), and
  * the same names become file and SQLite names: keep them to a safe set.
  */
 const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
@@ -472,7 +472,7 @@ const sync = z
   })
   .describe("MQTT link to the plant: outbox drained with QoS 1, commands received");
 
-// ---- Safety envelope (SPEC.md section 6) ----
+// ---- Safety envelope (docs/design.md §6) ----
 
 const safety = z
   .strictObject({
@@ -481,13 +481,17 @@ const safety = z
       .gt(0)
       .max(15)
       .default(15)
-      .describe("Largest change of a setpoint against its current value, in %; SPEC.md caps it at 15"),
+      .describe(
+        "Largest change of a setpoint against its current value, in %; the envelope caps it at 15, docs/design.md §6",
+      ),
     autonomousStepPercent: z
       .number()
       .gt(0)
       .max(10)
       .default(10)
-      .describe("Largest step written without a person's approval, in %; SPEC.md caps it at 10"),
+      .describe(
+        "Largest step written without a person's approval, in %; the envelope caps it at 10, docs/design.md §6",
+      ),
     minIntervalMs: durationMs(1_000, 86_400_000)
       .default(60_000)
       .describe("Least time between two changes of one tag"),
@@ -734,7 +738,7 @@ const maintenance = z
   })
   .describe("Predictive maintenance: per-machine failure risk, reasons, alerts");
 
-// ---- Production optimizer (SPEC.md section 5) ----
+// ---- Production optimizer (docs/design.md §5) ----
 
 const optimizerMode = z.enum(["assisted", "autonomous"]);
 
@@ -796,7 +800,7 @@ const optimizer = z
       .number()
       .min(0)
       .default(20)
-      .describe("Least reward gain per hour (SPEC.md section 5 units: good pieces) worth a change"),
+      .describe("Least reward gain per hour (docs/design.md §5 units: good pieces) worth a change"),
     energyBudgetKw: z
       .number()
       .gt(0)
@@ -810,7 +814,7 @@ const optimizer = z
     "Production optimizer: setpoint suggestions or bounded autonomous writes, always through the safety envelope",
   );
 
-// ---- Model registry and continuous learning (SPEC.md sections 3, 8, 9) ----
+// ---- Model registry and continuous learning (docs/design.md §3, §8, §9) ----
 
 const modelKey = z
   .discriminatedUnion("source", [

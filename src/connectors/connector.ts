@@ -1,5 +1,5 @@
 /**
- * The one interface every field protocol implements (STYLE.md section 2). Samples go into the
+ * The one interface every field protocol implements (docs/code-style.md §2). Samples go into the
  * store's SampleWriter; writes are typed, then read back and compared.
  */
 import type { Component } from "../common/component.js";

@@ -1,4 +1,4 @@
-/** Picks the connector implementation for each configured connection (STYLE.md section 2). */
+/** Picks the connector implementation for each configured connection (docs/code-style.md §2). */
 import type { Logger } from "../common/logger.js";
 import type { LineConfig } from "../config/schema.js";
 import type { SampleWriter } from "../store/sampleWriter.js";

@@ -115,7 +115,8 @@ export class Daemon {
       );
       await this.#startComponent(new Retention(store, cfg.store.retention, child("retention")));
       await this.#startComponent(
-        new HourlyRollup(store, { everyMs: cfg.store.rollupEveryMs, chunkRows: 200_000 }, child("rollup")),
+        // 50,000 rows a transaction: ~20 ms on the event loop at a time, even at 100,000 samples/s.
+        new HourlyRollup(store, { everyMs: cfg.store.rollupEveryMs, chunkRows: 50_000 }, child("rollup")),
       );
       await this.#startComponent(new ClockWatch(store, this.#log));
       if (cfg.tags.some((t) => t.waveform !== undefined))

@@ -1,5 +1,5 @@
 /**
- * Runs models off the event loop (SPEC.md section 3): one worker thread per model, each with its
+ * Runs models off the event loop (docs/design.md §3): one worker thread per model, each with its
  * own onnxruntime session. A model is checked at load (sha256 when known, the declared input
  * against the features it will be fed); a model that throws or does not answer in time is
  * isolated (its worker replaced), counted and reported, and ingestion never waits for it.

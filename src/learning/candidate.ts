@@ -1,5 +1,5 @@
 /**
- * One continuous-learning decision (SPEC.md section 8): a candidate forest trained on the line's
+ * One continuous-learning decision (docs/design.md §8): a candidate forest trained on the line's
  * own labelled history, and both the candidate and the active model scored on the same
  * time-ordered holdout (the most recent part of the history, never seen by the candidate).
  */

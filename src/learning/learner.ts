@@ -1,5 +1,5 @@
 /**
- * Continuous learning (SPEC.md section 8): on a schedule (cron, weekly by default) and on demand
+ * Continuous learning (docs/design.md §8): on a schedule (cron, weekly by default) and on demand
  * (`linepilot learn now`), when the store holds new labels (failures, completed maintenance) since
  * the last run, a candidate is trained in a low-priority worker and compared with the active model
  * on the same time-ordered holdout. It is promoted only when it is better by the configured AUC

@@ -1,5 +1,5 @@
 /**
- * Predictive maintenance in the daemon (SPEC.md section 4): every tick, each machine's window is
+ * Predictive maintenance in the daemon (docs/design.md §4): every tick, each machine's window is
  * turned into features, scored off the event loop with exact TreeSHAP reasons, combined with the
  * configured rules, and written as a prediction; alerts open at HIGH, escalate and clear with
  * hysteresis. Every prediction and alert change is stored, audited (alerts) and put in the outbox

@@ -1,9 +1,9 @@
 /**
- * What the optimizer knows of a machine and how it values an outcome (SPEC.md section 5), shared by
+ * What the optimizer knows of a machine and how it values an outcome (docs/design.md §5), shared by
  * the twin search, the PPO policy's training and its use in the daemon, so the three judge the same
  * thing the same way.
  *
- * The reward is SPEC.md's: +1 per piece within spec, -10 per defective piece, -5 per step (one
+ * The reward is docs/design.md §5's: +1 per piece within spec, -10 per defective piece, -5 per step (one
  * minute of the twin) of excessive energy use, i.e. above the machine's energy budget. The goal
  * adds one term: pieces the goal will be short of at its due time cost as much as defective ones,
  * because for the plant an order short is an order short.

@@ -1,5 +1,5 @@
 /**
- * The production optimizer in the daemon (SPEC.md section 5). Every interval, each tuned machine's
+ * The production optimizer in the daemon (docs/design.md §5). Every interval, each tuned machine's
  * state is read, the policy (twin search or PPO) proposes setpoint steps, and the twin gives the
  * expected effect. The suggestion is stored and audited before anything happens. Then:
  * - tags in autonomous mode are written at once, through the safety envelope, without approval;

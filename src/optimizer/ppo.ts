@@ -1,6 +1,6 @@
 /**
  * PPO (Schulman et al. 2017, clipped objective, GAE) for the optimizer's policy, trained against the
- * twin with SPEC.md section 5's reward.
+ * twin with docs/design.md §5's reward.
  *
  * Written by hand, with its small network and Adam: npm's deep-learning libraries either download
  * native binaries at install (tfjs-node, which this machine cannot fetch) or bring a whole tensor

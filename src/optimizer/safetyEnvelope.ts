@@ -1,5 +1,5 @@
 /**
- * The one door to the PLC (SPEC.md section 6). Every setpoint write, whoever asks for it (the
+ * The one door to the PLC (docs/design.md §6). Every setpoint write, whoever asks for it (the
  * optimizer, a technician, the plant), passes here; the connectors' write() is called from nowhere
  * else in the daemon. The rules are checked against the PLC's current value, the tag's absolute
  * limits, the time since the tag last changed, and the active SAFETY alerts; a model's output
@@ -222,7 +222,7 @@ export class SafetyEnvelope {
         auditId: typeof auditId === "number" ? auditId : null,
       };
     }
-    // Audited before it takes effect (SPEC.md section 6).
+    // Audited before it takes effect (docs/design.md §6).
     const auditId = audited("write", req.reason ?? "within the envelope", {});
     if (typeof auditId !== "number") {
       this.refused++;

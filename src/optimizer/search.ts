@@ -1,7 +1,7 @@
 /**
  * The baseline policy: a search over setpoint steps on the calibrated twin. Every combination of
  * {-1, -1/2, 0, +1/2, +1} autonomous steps for speed, temperature and pressure (125 candidates) is
- * run forward over the look-ahead on the same random stream, scored with SPEC.md section 5's
+ * run forward over the look-ahead on the same random stream, scored with docs/design.md §5's
  * reward, and the best is proposed if it beats leaving the machine alone by a margin (so noise
  * does not turn into writes).
  */

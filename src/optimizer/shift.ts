@@ -3,7 +3,7 @@
  * optimizer deciding every few minutes. The optimizer here is the daemon's own (same Optimizer,
  * same SafetyEnvelope, a real store); only the PLC is the twin, behind a connector that writes its
  * setpoints. Every write the twin receives is checked again, independently of the envelope, against
- * SPEC.md section 6 and against the audit log (audited before it took effect). This is how
+ * docs/design.md §6 and against the audit log (audited before it took effect). This is how
  * ai_scrap_rate_reduction_percent and ai_energy_savings_kwh are measured.
  */
 import { silentLogger } from "../common/logger.js";
@@ -50,7 +50,7 @@ export interface ShiftTotals {
   /** Minutes (summed over machines) above the energy budget. */
   excess_energy_minutes: number;
   goal_met: boolean;
-  /** SPEC.md section 5's reward over the shift, with the goal's shortfall costed like scrap. */
+  /** docs/design.md §5's reward over the shift, with the goal's shortfall costed like scrap. */
   reward: number;
 }
 
@@ -77,7 +77,7 @@ export interface ShiftReport {
   suggestions: number;
   writes: number;
   refused_by_envelope: number;
-  /** Writes the independent check found outside SPEC.md section 6, or not audited first. */
+  /** Writes the independent check found outside docs/design.md §6, or not audited first. */
   violations: string[];
   writes_seen: WriteSeen[];
 }
@@ -192,7 +192,7 @@ export async function runShift(o: ShiftOptions): Promise<ShiftReport> {
     async write(tag: string, value: number): Promise<WriteResult> {
       const { twin, role } = tagOf.get(tag)!;
       const from = twin.read(role);
-      // Independent of the envelope: SPEC.md section 6 checked again on what reaches the PLC.
+      // Independent of the envelope: docs/design.md §6 checked again on what reaches the PLC.
       const last = audited.get(tag) as { details: string } | undefined;
       const details =
         last === undefined

@@ -134,7 +134,7 @@ export async function trainOptimizer(
     version,
     file: out.replace(/^.*\//, ""),
     sha256,
-    kind: "PPO actor (policy network) for the production optimizer, SPEC.md section 5",
+    kind: "PPO actor (policy network) for the production optimizer, docs/design.md §5",
     network: `${trained.actor.sizes.join("-")}, tanh; Gemm/Tanh ONNX opset 17`,
     inputs: [...OBSERVATION],
     outputs:

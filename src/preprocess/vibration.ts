@@ -1,5 +1,5 @@
 /**
- * Features of a vibration waveform block (SPEC.md section 1: the FFT is computed on the gateway):
+ * Features of a vibration waveform block (docs/design.md §1: the FFT is computed on the gateway):
  * RMS, crest factor, kurtosis, the dominant frequency and energy per frequency band. The FFT is
  * fft.js (radix-4, well kept); the rest are a few sums over the block.
  */

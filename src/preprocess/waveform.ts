@@ -1,7 +1,7 @@
 /**
  * Waveform tags: a block of vibration samples (an OPC UA array node, or a run of Modbus
- * registers) read every `intervalMs`. The gateway computes the block's features itself (SPEC.md
- * section 1) and stores them as series of their own, so everything downstream (window features,
+ * registers) read every `intervalMs`. The gateway computes the block's features itself
+ * (docs/design.md §1) and stores them as series of their own, so everything downstream (window features,
  * baselines, the forest, retention, sync) treats them like any other tag:
  *
  *   <tag>            the block's RMS, in the tag's unit (the tag's own sample)

@@ -1,5 +1,5 @@
 /**
- * One machine's tags over one window, made fit for a model (SPEC.md section 2): put on a regular
+ * One machine's tags over one window, made fit for a model (docs/design.md §2): put on a regular
  * grid with gaps filled (linear or last value carried forward) up to a maximum gap, beyond which
  * the window is marked incomplete instead of invented; outliers replaced by the local median
  * (Hampel filter) and counted; then summarised (mean, std, min, max, last, slope per hour).

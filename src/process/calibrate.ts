@@ -1,5 +1,5 @@
 /**
- * Fits the process model's response parameters to a line's own buffered history (SPEC.md section 7), by
+ * Fits the process model's response parameters to a line's own buffered history (docs/design.md §7), by
  * least squares over windows of steady running:
  * - output: pieces/min = rateMax * tanh(speed / rateScale) (grid over rateScale, closed form for rateMax);
  * - scrap: fraction = base + a * outsideTemp^2 + b * outsidePressure^2 + c * overSpeed^2;

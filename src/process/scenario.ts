@@ -1,5 +1,5 @@
 /**
- * What-if scenarios (SPEC.md section 7): run the calibrated process model forward from the line's current
+ * What-if scenarios (docs/design.md §7): run the calibrated process model forward from the line's current
  * state twice, with and without the change, on the same random stream, and compare. The
  * recommendation is derived from the numbers, never written independently of them.
  */
@@ -110,7 +110,7 @@ export interface Run {
   energy: number;
   wear: number;
   failures: number;
-  /** One-minute steps whose power was above the energy budget (SPEC.md section 5's reward). */
+  /** One-minute steps whose power was above the energy budget (docs/design.md §5's reward). */
   excessMinutes: number;
 }
 

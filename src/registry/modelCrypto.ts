@@ -1,5 +1,5 @@
 /**
- * Model files at rest (SPEC.md section 3): AES-256-GCM, authenticated. The layout is
+ * Model files at rest (docs/design.md §3): AES-256-GCM, authenticated. The layout is
  *   "LPMODEL1" | 12-byte nonce | 16-byte tag | ciphertext
  * and the header (magic and nonce) is bound into the tag as associated data, so any changed byte
  * (header, tag or body) fails authentication. A fresh random nonce per file: a key encrypts few

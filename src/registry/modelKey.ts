@@ -1,5 +1,5 @@
 /**
- * The model key (SPEC.md section 3): from HashiCorp Vault (token or AppRole auth, KV version 2),
+ * The model key (docs/design.md §3): from HashiCorp Vault (token or AppRole auth, KV version 2),
  * from a systemd credential, or from a key file only its owner can read. The key is fetched when
  * the registry starts and kept in memory only; it is never logged nor written anywhere else.
  */

@@ -1,5 +1,5 @@
 /**
- * The model registry (SPEC.md section 9): the ai_models table, with exactly one active model per
+ * The model registry (docs/design.md §9): the ai_models table, with exactly one active model per
  * name (a unique partial index in the database), the previous one kept as fallback, and every model
  * file encrypted at rest (AES-256-GCM) with its sha256 checked at every load.
  *

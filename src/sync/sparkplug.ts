@@ -1,10 +1,10 @@
 /**
  * A Sparkplug B 3.0 edge node beside the JSON topics, for plants whose SCADA speaks it
- * (FIELD-NOTES, "Sparkplug B"): the line is the edge node, each machine a device whose metrics are
+ * (docs/field-problems.md, Sparkplug B): the line is the edge node, each machine a device whose metrics are
  * its tags. Its own MQTT connection, because Sparkplug needs a clean session and a will on the
  * NDEATH topic, where the outbox link keeps a persistent session.
  *
- * Lifecycle, the part gateways get wrong (FIELD-NOTES 9): bdSeq is persisted in the store and goes
+ * Lifecycle, the part gateways get wrong (docs/field-problems.md #9): bdSeq is persisted in the store and goes
  * up by one for each MQTT connect (255 wraps to 0), and the will's NDEATH carries the same bdSeq as
  * the NBIRTH that follows; seq is 0 on NBIRTH and +1 per message after it, modulo 256; births list
  * every metric with name, alias and type, data messages carry aliases only; `Node Control/Rebirth`

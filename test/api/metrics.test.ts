@@ -16,7 +16,7 @@ const ROLES: [string, string, number][] = [
   ["motor_temperature", "input", 10],
 ];
 
-test("Debian's Prometheus scrapes /metrics: SPEC section 10 metrics, connector health and process figures", async (t) => {
+test("Debian's Prometheus scrapes /metrics: docs/design.md §10 metrics, connector health and process figures", async (t) => {
   const dir = tempDir(t);
   const tags = ROLES.map(
     ([role, area, address]) =>

@@ -4,6 +4,7 @@
  * folders. This test reads every import of src/ and fails on a loop or an import that runs up.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
@@ -76,4 +77,39 @@ test("no loop between folders", () => {
   };
   for (const start of edges.keys()) visit(start, [start]);
   assert.deepEqual([...new Set(loops)], []);
+});
+
+/**
+ * The repository explains itself: a clone has no design notes outside it, so nothing may point to
+ * SPEC.md, FIELD-NOTES.md or STYLE.md, and every pointer into docs/ names a section that exists.
+ */
+test("comments and docs point only into the repository, to sections that exist", () => {
+  const files = execFileSync(
+    "git",
+    ["ls-files", "src", "test", "bench", "console", "config", "deploy", "README.md", "docs"],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  )
+    .split("\n")
+    .filter((f) => /\.(ts|js|md|json|yaml|css|html)$/.test(f) && f !== "test/line/architecture.test.ts");
+  const sections = (doc: string, pattern: RegExp) =>
+    new Set([...readFileSync(join(ROOT, "docs", doc), "utf8").matchAll(pattern)].map((m) => m[1]!));
+  const design = sections("design.md", /^## §(\d+) /gm);
+  const style = sections("code-style.md", /^## §(\d+) /gm);
+  const problems = sections("field-problems.md", /^(\d+)\. \*\*/gm);
+  assert.ok(design.size >= 13 && style.size >= 11 && problems.size >= 10);
+  const outside: string[] = [];
+  const dangling: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(join(ROOT, f), "utf8");
+    if (/SPEC\.md|FIELD-NOTES|STYLE\.md/.test(text)) outside.push(f);
+    for (const m of text.matchAll(/docs\/(design|code-style)\.md §(\d+)/g))
+      if (!(m[1] === "design" ? design : style).has(m[2]!)) dangling.push(`${f}: ${m[0]}`);
+    for (const m of text.matchAll(/docs\/field-problems\.md #(\d+)/g))
+      if (!problems.has(m[1]!)) dangling.push(`${f}: ${m[0]}`);
+  }
+  assert.deepEqual(outside, [], "files pointing outside the repository");
+  assert.deepEqual(dangling, [], "pointers to sections that do not exist");
 });

@@ -13,7 +13,7 @@ test("8-hour shift on the twin, autonomous: scrap and energy down against the un
     `search, autonomous: ai_scrap_rate_reduction_percent=${r.ai_scrap_rate_reduction_percent} ai_energy_savings_kwh=${r.ai_energy_savings_kwh} writes=${r.writes}`,
   );
   assert.ok(r.writes > 0, "the optimizer wrote");
-  assert.deepEqual(r.violations, [], "no write left SPEC.md section 6's envelope or went unaudited");
+  assert.deepEqual(r.violations, [], "no write left docs/design.md §6's envelope or went unaudited");
   assert.ok(r.writes_seen.every((w) => w.audited && w.approvedBy === null));
   assert.ok(r.writes_seen.every((w) => Math.abs(w.to - w.from) <= 0.1 * Math.abs(w.from) + 1e-9));
   assert.ok(

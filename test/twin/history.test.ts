@@ -186,7 +186,7 @@ test("linepilot generate (CSV) and linepilot simulate --json on a generated stor
     "predicted_wear_increase",
     "recommendation",
   ])
-    assert.ok(key in result, `SPEC.md section 7 field ${key}`);
+    assert.ok(key in result, `docs/design.md §7 field ${key}`);
   assert.deepEqual(result.machines, [2]);
   const bad = await runCliToEnd(["simulate", "--data", await history(t), "--scenario", "go faster"]);
   assert.equal(bad.code, 2);

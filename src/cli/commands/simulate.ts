@@ -7,7 +7,7 @@ import { openStoreForReading } from "../../store/store.js";
 import { parseDuration, parseInteger } from "../output.js";
 
 export const help = `Runs the digital twin forward from the line's current state, with and without a change,
-and compares them (SPEC.md section 7). The twin is calibrated on the line's own history in its
+and compares them (docs/design.md §7). The twin is calibrated on the line's own history in its
 store (the last --history-days), so the answer reflects this line, not defaults.
 
   linepilot simulate --config /etc/linepilot/line1.yaml --scenario "speed +15%"
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option("--horizon <duration>", "how far ahead, e.g. 8h, 2d (default: the goal's span, else 8h)")
     .option("--goal <text>", 'production goal, e.g. "5000 pieces in 8h"')
     .option("--history-days <n>", "days of history to calibrate on", parseInteger, 30)
-    .option("--json", "print the JSON of SPEC.md section 7")
+    .option("--json", "print the JSON of docs/design.md §7")
     .addHelpText("after", `\n${help}`)
     .action(
       async (opts: {

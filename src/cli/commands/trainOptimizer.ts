@@ -3,7 +3,7 @@ import { LinepilotError } from "../../common/errors.js";
 import { trainOptimizer } from "../../optimizer/trainOptimizer.js";
 import { parseInteger, table } from "../output.js";
 
-export const help = `Trains the production optimizer's PPO policy against the digital twin (SPEC.md section 5's
+export const help = `Trains the production optimizer's PPO policy against the digital twin (docs/design.md §5's
 reward), exports the actor to ONNX, checks onnxruntime against the trained network, and compares it
 with the twin search on the same 8-hour shifts (untouched vs autonomous, through the real safety
 envelope). Writes <out>.onnx, <out>.card.json (training, figures, which policy is better) and

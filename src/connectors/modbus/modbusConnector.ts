@@ -1,8 +1,8 @@
 /**
  * Modbus TCP and RTU (modbus-serial). One connection is one bus: one request at a time
- * (FIELD-NOTES 5), adjacent registers coalesced into as few reads as the protocol allows
- * (FIELD-NOTES 7), and a unit that times out is skipped for a backed-off while so it only costs
- * its own timeout (FIELD-NOTES 6). Errors become bad-quality samples and counters, never a crash.
+ * (docs/field-problems.md #5), adjacent registers coalesced into as few reads as the protocol allows
+ * (docs/field-problems.md #7), and a unit that times out is skipped for a backed-off while so it only costs
+ * its own timeout (docs/field-problems.md #6). Errors become bad-quality samples and counters, never a crash.
  */
 import { EventEmitter } from "node:events";
 import modbusSerial from "modbus-serial";
@@ -121,7 +121,7 @@ export class ModbusConnector implements Connector {
   }
 
   async #connect(): Promise<void> {
-    await this.#closeClient(); // the old connection is closed before a new one is opened (FIELD-NOTES 8)
+    await this.#closeClient(); // the old connection is closed before a new one is opened (docs/field-problems.md #8)
     const client = new ModbusClient();
     client.on("error", (error: unknown) =>
       this.#log.debug({ err: errorMessage(error) }, "modbus port error"),

@@ -1,7 +1,7 @@
 /**
  * Poll planning: tags of the same unit, area and interval are coalesced into as few reads as the
  * protocol allows (125 registers or 2000 coils per request), reading across small holes rather
- * than issuing another request (FIELD-NOTES 7: an un-coalesced bus overloads).
+ * than issuing another request (docs/field-problems.md #7: an un-coalesced bus overloads).
  */
 import type { TagConfig } from "../../config/schema.js";
 import { registerCount } from "./codec.js";

@@ -6,7 +6,7 @@
  * closed, keep-alive failed, session or subscription gone) the whole client is torn down and a new
  * one connects with the shared backoff, then recreates session, subscription and items. That is the
  * path that also works after a server restart, where the old session and subscriptions no longer
- * exist (FIELD-NOTES 1), and it gives one place to record the gap as a connection event.
+ * exist (docs/field-problems.md #1), and it gives one place to record the gap as a connection event.
  */
 import "./library.js";
 import { EventEmitter } from "node:events";

@@ -1,5 +1,5 @@
 /**
- * The gateway's OPC UA PKI folder (FIELD-NOTES 2): one persistent application certificate made on
+ * The gateway's OPC UA PKI folder (docs/field-problems.md #2): one persistent application certificate made on
  * first start, server certificates trusted only by a person (`linepilot pki trust` or moving the
  * file), never auto-accepted. Layout is node-opcua's: own/, trusted/certs, rejected/, issuers/.
  */
