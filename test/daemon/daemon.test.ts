@@ -179,9 +179,11 @@ test("linepilot status and tags read the running daemon; status exits 3 when it 
     "store",
     "sampleWriter",
     "retention",
+    "rollup",
     "clock",
     "safety",
     "modbus:plc",
+    "console",
     "api",
   ]);
   daemon.proc.kill("SIGTERM");
