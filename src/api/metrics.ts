@@ -12,7 +12,7 @@ import type { Predictor } from "../maintenance/predictor.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { predictionsSince } from "../store/predictions.js";
 import type { Store } from "../store/store.js";
-import { writtenSuggestions } from "../store/suggestions.js";
+import { writtenExpectations, writtenSuggestions } from "../store/suggestions.js";
 
 export interface MetricsSources {
   line: string;
@@ -192,14 +192,12 @@ export function metricsRoute(sources: MetricsSources) {
   const effects = () => {
     const store = sources.store();
     if (store === undefined) return { kwh: 0, scrap: 0 };
-    const rows = store.db
-      .prepare("SELECT expected FROM suggestions WHERE state IN ('written', 'partly_written')")
-      .all() as { expected: string }[];
+    const rows = writtenExpectations(store);
     let kwh = 0;
     let scrap = 0;
     let baselineScrap = 0;
     for (const r of rows) {
-      const e = JSON.parse(r.expected) as Record<string, number>;
+      const e = r as Record<string, number>;
       kwh += num(e.baseline_energy_kwh) - num(e.energy_kwh);
       scrap += (num(e.output_pieces) * num(e.scrap_rate_percent)) / 100;
       baselineScrap += (num(e.baseline_output_pieces) * num(e.baseline_scrap_rate_percent)) / 100;

@@ -4,6 +4,7 @@
  * rising bit and a `_cleared` event per falling bit. Only good-quality values count: a read error
  * is not a machine stopping.
  */
+import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { TagConfig } from "../config/schema.js";
@@ -55,19 +56,29 @@ type Rule =
   | { type: "enum"; tag: TagConfig; states: Map<number, string> }
   | { type: "bits"; tag: TagConfig; bits: [number, string][]; kind: string };
 
-export class MachineEventDeriver {
+export class MachineEventDeriver implements Component {
+  readonly name = "machineEvents";
   readonly #store: Store;
+  readonly #writer: SampleWriter;
+  readonly #tags: readonly TagConfig[];
   readonly #log: Logger;
   readonly #rules = new Map<number, Rule>();
   readonly #previous = new Map<number, number>();
+  #unsubscribe: (() => void) | undefined;
   derived = 0;
+  failed = 0;
 
   constructor(store: Store, writer: SampleWriter, tags: readonly TagConfig[], log: Logger) {
     this.#store = store;
+    this.#writer = writer;
+    this.#tags = tags;
     this.#log = log;
-    for (const tag of tags) {
+  }
+
+  async start(): Promise<void> {
+    for (const tag of this.#tags) {
       if (tag.events === undefined) continue;
-      const index = writer.tagIndex(tag.name);
+      const index = this.#writer.tagIndex(tag.name);
       if (tag.events.type === "enum") {
         this.#rules.set(index, {
           type: "enum",
@@ -79,7 +90,21 @@ export class MachineEventDeriver {
         this.#rules.set(index, { type: "bits", tag, bits, kind: tag.events.kind });
       }
     }
-    if (this.#rules.size > 0) writer.onSample((i, ts, v, s) => this.#onSample(i, ts, v, s));
+    if (this.#rules.size > 0)
+      this.#unsubscribe = this.#writer.onSample((i, ts, v, s) => this.#onSample(i, ts, v, s));
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#rules.clear();
+  }
+
+  health(): ComponentHealth {
+    return {
+      state: this.failed === 0 ? "ok" : "degraded",
+      details: { tags: this.#rules.size, derived: this.derived, failed: this.failed },
+    };
   }
 
   #onSample(tagIndex: number, ts: number, value: number, status: number): void {
@@ -120,6 +145,7 @@ export class MachineEventDeriver {
         }
       }
     } catch (error) {
+      this.failed++;
       this.#log.error({ err: errorMessage(error), tag: rule.tag.name }, "machine event could not be stored");
     }
   }

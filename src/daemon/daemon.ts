@@ -33,8 +33,7 @@ import { SafetyEnvelope } from "../optimizer/safetyEnvelope.js";
 import { SafetyMonitor } from "../optimizer/safetyMonitor.js";
 import { seriesTags } from "../preprocess/waveform.js";
 import { WaveformProcessor } from "../preprocess/waveformProcessor.js";
-import { DEFAULT_PARAMS, type ProcessParams } from "../process/machine.js";
-import { calibrateInWorker } from "../process/processWorker.js";
+import { ProcessCalibrator } from "../process/calibrator.js";
 import { ModelRegistry } from "../registry/registry.js";
 import { Retention } from "../store/retention.js";
 import { SampleWriter } from "../store/sampleWriter.js";
@@ -121,7 +120,10 @@ export class Daemon {
       await this.#startComponent(new ClockWatch(store, this.#log));
       if (cfg.tags.some((t) => t.waveform !== undefined))
         await this.#startComponent(new WaveformProcessor(cfg.tags, this.writer, store, this.#log));
-      new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents"));
+      if (cfg.tags.some((t) => t.events !== undefined))
+        await this.#startComponent(
+          new MachineEventDeriver(store, this.writer, cfg.tags, child("machineEvents")),
+        );
       const safety = await this.#startComponent(new SafetyMonitor(cfg, this.writer, store, this.#log));
       if (cfg.sync !== undefined) {
         // Before the connectors: the link to the plant is up (or retrying) before data flows.
@@ -237,6 +239,7 @@ export class Daemon {
       });
       if (cfg.optimizer !== undefined) {
         const tuned = tunedTags(cfg, cfg.optimizer);
+        const calibration = await this.#startComponent(new ProcessCalibrator(cfg, child("calibration")));
         this.optimizer = await this.#startComponent(
           new Optimizer(cfg.optimizer, {
             store,
@@ -244,7 +247,7 @@ export class Daemon {
             line: cfg,
             envelope: this.envelope,
             readState: liveStateReader(cfg, writer, store, tuned),
-            params: this.#twinParams(),
+            params: () => calibration.params,
           }),
         );
       }
@@ -311,38 +314,6 @@ export class Daemon {
       { version: VERSION, line: cfg.line.name, watchdogMs: this.#notifier.watchdogIntervalMs },
       "linepilot running",
     );
-  }
-
-  /**
-   * The twin's parameters for the optimizer, fitted from the last 3 days of this line's history in
-   * a worker (it reads millions of rows) and refreshed hourly; until the first fit, and for what
-   * the history cannot inform, the twin's defaults. A failed fit keeps the last good parameters.
-   */
-  #twinParams(): () => ProcessParams {
-    let params: ProcessParams = DEFAULT_PARAMS;
-    let fittedAt = Number.NEGATIVE_INFINITY;
-    let fitting = false;
-    return () => {
-      const now = Date.now();
-      if (!fitting && now - fittedAt > 3_600_000) {
-        fitting = true;
-        fittedAt = now;
-        calibrateInWorker(this.#config.store.path, this.#config, now - 3 * 86_400_000)
-          .then((p) => {
-            params = p;
-          })
-          .catch((error: unknown) =>
-            this.#log.warn(
-              { err: errorMessage(error) },
-              "twin calibration failed; the optimizer keeps its parameters",
-            ),
-          )
-          .finally(() => {
-            fitting = false;
-          });
-      }
-      return params;
-    };
   }
 
   /** Stops every started component in reverse order. Safe to call more than once (one SIGTERM guard). */

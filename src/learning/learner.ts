@@ -20,11 +20,22 @@ import { DEFAULT_ALERTS } from "../maintenance/alertPolicy.js";
 import { PM_MODEL_NAME } from "../maintenance/predictor.js";
 import type { Evaluation } from "../maintenance/train.js";
 import type { ModelRegistry } from "../registry/registry.js";
+import {
+  finishLearningRun,
+  interruptLearningRun,
+  lastDecidedDataTo,
+  listLearningRuns,
+  newLabelsSince,
+  type RunState,
+  runningLearningRuns,
+  setLearningRunCandidate,
+  startLearningRun,
+} from "../store/learningRuns.js";
 import type { Store } from "../store/store.js";
 import { promotionVerdict } from "./candidate.js";
 import { type TrainingHandle, trainInWorker } from "./learningWorker.js";
 
-export type RunState = "running" | "promoted" | "rejected" | "skipped" | "failed" | "interrupted";
+export type { RunState };
 
 export interface LearningRun {
   id: number;
@@ -68,10 +79,7 @@ export class Learner implements Component {
   }
 
   async start(): Promise<void> {
-    const interrupted = this.#deps.store.db
-      .prepare("SELECT id FROM learning_runs WHERE state = 'running'")
-      .all() as { id: number }[];
-    for (const run of interrupted) this.#interrupt(run.id, "interrupted by a restart");
+    for (const run of runningLearningRuns(this.#deps.store)) this.#interrupt(run, "interrupted by a restart");
     this.#job = new Cron(this.#cfg.schedule, { protect: true }, () => {
       void this.runNow("schedule").catch(() => {});
     });
@@ -90,22 +98,7 @@ export class Learner implements Component {
   }
 
   runsList(limit = 20): LearningRun[] {
-    const rows = this.#deps.store.db
-      .prepare("SELECT * FROM learning_runs ORDER BY id DESC LIMIT ?")
-      .all(limit) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: r.id as number,
-      modelName: r.model_name as string,
-      trigger: r.trigger as string,
-      startedAt: r.started_at as number,
-      finishedAt: r.finished_at as number | null,
-      state: r.state as RunState,
-      dataTo: r.data_to as number | null,
-      candidateId: r.candidate_id as number | null,
-      activeId: r.active_id as number | null,
-      reason: r.reason as string,
-      metrics: JSON.parse(r.metrics as string) as LearningRun["metrics"],
-    }));
+    return listLearningRuns(this.#deps.store, limit) as LearningRun[];
   }
 
   /** One learning run now; `trigger` says who asked (schedule, or a person). One run at a time. */
@@ -125,16 +118,14 @@ export class Learner implements Component {
 
   async #run(trigger: string, force: boolean): Promise<LearningRun> {
     const { store, registry } = this.#deps;
-    const db = store.db;
     const now = this.#deps.now?.() ?? Date.now();
     const active = registry.withStatus(PM_MODEL_NAME, "active");
-    const runId = Number(
-      db
-        .prepare(
-          "INSERT INTO learning_runs (model_name, trigger, started_at, state, active_id) VALUES (?, ?, ?, 'running', ?)",
-        )
-        .run(PM_MODEL_NAME, trigger, Date.now(), active?.id ?? null).lastInsertRowid,
-    );
+    const runId = startLearningRun(store, {
+      modelName: PM_MODEL_NAME,
+      trigger,
+      startedAt: Date.now(),
+      activeId: active?.id ?? null,
+    });
     this.runs++;
     const finish = (
       state: RunState,
@@ -142,10 +133,15 @@ export class Learner implements Component {
       metrics: LearningRun["metrics"],
       candidateId?: number,
     ) => {
-      db.transaction(() => {
-        db.prepare(
-          "UPDATE learning_runs SET state = ?, finished_at = ?, reason = ?, metrics = ?, data_to = ?, candidate_id = coalesce(?, candidate_id) WHERE id = ?",
-        ).run(state, Date.now(), reason, JSON.stringify(metrics), now, candidateId ?? null, runId);
+      store.transaction(() => {
+        finishLearningRun(store, runId, {
+          state,
+          finishedAt: Date.now(),
+          reason,
+          metrics,
+          dataTo: now,
+          ...(candidateId !== undefined ? { candidateId } : {}),
+        });
         store.recordDecision({
           kind: "learning_run",
           actor: trigger,
@@ -160,7 +156,7 @@ export class Learner implements Component {
             ...metrics,
           },
         });
-      })();
+      });
       this.lastRun = this.runsList(1)[0];
       this.#log.info({ run: runId, state, reason }, "learning run finished");
       return this.lastRun!;
@@ -168,25 +164,8 @@ export class Learner implements Component {
     try {
       if (active === undefined) return finish("skipped", "no active model to compare a candidate with", {});
       // New information since the last run that got as far as a decision.
-      const since =
-        (
-          db
-            .prepare(
-              "SELECT max(data_to) AS t FROM learning_runs WHERE state IN ('promoted', 'rejected') AND model_name = ?",
-            )
-            .get(PM_MODEL_NAME) as { t: number | null }
-        ).t ?? Number.NEGATIVE_INFINITY;
-      const newLabels =
-        (
-          db
-            .prepare("SELECT count(*) AS n FROM machine_events WHERE kind = 'fault' AND ts > ?")
-            .get(since) as { n: number }
-        ).n +
-        (
-          db.prepare("SELECT count(*) AS n FROM maintenance_records WHERE completed_at > ?").get(since) as {
-            n: number;
-          }
-        ).n;
+      const since = lastDecidedDataTo(store, PM_MODEL_NAME) ?? Number.NEGATIVE_INFINITY;
+      const newLabels = newLabelsSince(store, since);
       if (!force && newLabels < this.#cfg.minNewFailures)
         return finish(
           "skipped",
@@ -242,7 +221,7 @@ export class Learner implements Component {
         `learning:${trigger}`,
         verdict.reason,
       );
-      db.prepare("UPDATE learning_runs SET candidate_id = ? WHERE id = ?").run(candidate.id, runId);
+      setLearningRunCandidate(store, runId, candidate.id);
       if (!verdict.promote) return finish("rejected", verdict.reason, metrics, candidate.id);
       await registry.promote(candidate.id, `learning:${trigger}`, verdict.reason);
       return finish("promoted", verdict.reason, metrics, candidate.id);
@@ -261,20 +240,8 @@ export class Learner implements Component {
    */
   #interrupt(runId: number, reason: string): void {
     const { store } = this.#deps;
-    const db = store.db;
-    db.transaction(() => {
-      db.prepare(
-        "UPDATE learning_runs SET state = 'interrupted', finished_at = ?, reason = ? WHERE id = ?",
-      ).run(Date.now(), reason, runId);
-      const { candidate } = db
-        .prepare("SELECT candidate_id AS candidate FROM learning_runs WHERE id = ?")
-        .get(runId) as {
-        candidate: number | null;
-      };
-      if (candidate !== null)
-        db.prepare("UPDATE ai_models SET status = 'rejected' WHERE id = ? AND status = 'candidate'").run(
-          candidate,
-        );
+    store.transaction(() => {
+      const candidate = interruptLearningRun(store, runId, reason, Date.now());
       store.recordDecision({
         kind: "learning_run",
         actor: "linepilot",
@@ -282,7 +249,7 @@ export class Learner implements Component {
         reason: `${reason}; nothing was promoted`,
         details: { runId, candidateId: candidate },
       });
-    })();
+    });
     this.#log.warn({ run: runId, reason }, "a learning run was interrupted; nothing was promoted");
   }
 

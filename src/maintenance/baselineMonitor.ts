@@ -304,7 +304,7 @@ export class BaselineMonitor implements Component {
   /** The score, and any alert change, with their messages and audit records: one transaction. */
   #record(a: AnomalyAssessment, b: Loaded, now: number): void {
     const store = this.#deps.store;
-    store.db.transaction(() => {
+    store.transaction(() => {
       insertAnomalyScore(store, {
         machine_id: a.machine_id,
         ts: now,
@@ -339,7 +339,7 @@ export class BaselineMonitor implements Component {
           dueInH: 72,
         },
       });
-    })();
+    });
   }
 
   /** Learns the machine's baseline once it has run its baseline days; one machine at a time. */

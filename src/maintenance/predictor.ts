@@ -368,9 +368,8 @@ export class Predictor implements Component {
   /** The prediction, and any alert change, with their outbox messages and audit records: one transaction. */
   #record(a: RiskAssessment, now: number, ruleHigh: boolean, modelId: number | null): void {
     const store = this.#deps.store;
-    const db = store.db;
     const tracker = this.#tracker(a.machine_id);
-    db.transaction(() => {
+    store.transaction(() => {
       insertPrediction(store, {
         machine_id: a.machine_id,
         ts: now,
@@ -409,7 +408,7 @@ export class Predictor implements Component {
           dueInH: 24,
         },
       });
-    })();
+    });
   }
 
   health(): ComponentHealth {

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { LinepilotError } from "../common/errors.js";
 import { FAILURE_MODE_PATTERN } from "../line/vocabulary.js";
-import { closeAlert } from "../store/alerts.js";
+import { alertMachine, closeAlert } from "../store/alerts.js";
 import { recordMaintenance } from "../store/maintenanceRecords.js";
 import type { Store } from "../store/store.js";
 
@@ -84,12 +84,10 @@ export function enterMaintenanceRecord(
   if (a.failureMode !== undefined && !a.failure)
     throw new RecordRefused("a failure mode belongs to a repair after a failure (failure: true)");
   if (a.alertId !== undefined) {
-    const alert = store.db.prepare("SELECT machine_id FROM alerts WHERE id = ?").get(a.alertId) as
-      | { machine_id: number }
-      | undefined;
-    if (alert === undefined) throw new RecordRefused(`no alert ${a.alertId}`);
-    if (alert.machine_id !== a.machineId)
-      throw new RecordRefused(`alert ${a.alertId} is of machine ${alert.machine_id}, not ${a.machineId}`);
+    const machine = alertMachine(store, a.alertId);
+    if (machine === undefined) throw new RecordRefused(`no alert ${a.alertId}`);
+    if (machine !== a.machineId)
+      throw new RecordRefused(`alert ${a.alertId} is of machine ${machine}, not ${a.machineId}`);
   }
   return recordMaintenance(
     store,

@@ -249,7 +249,7 @@ export class SafetyEnvelope {
     this.failed++;
     // Never silently assumed: the failure is audited and raised as an alert for the plant.
     const store = this.#deps.store;
-    store.db.transaction(() => {
+    store.transaction(() => {
       audit("write failed", lastError, {});
       openAlert(store, {
         actor: "safety_envelope",
@@ -265,7 +265,7 @@ export class SafetyEnvelope {
           reason: `setpoint write to ${req.tag} failed`,
         },
       });
-    })();
+    });
     this.#deps.log.error(
       { tag: req.tag, value: req.value, err: lastError },
       "setpoint write failed after a retry",

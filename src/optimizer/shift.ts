@@ -6,6 +6,7 @@
  * docs/design.md §6 and against the audit log (audited before it took effect). This is how
  * ai_scrap_rate_reduction_percent and ai_energy_savings_kwh are measured.
  */
+
 import { silentLogger } from "../common/logger.js";
 import { parseConfig } from "../config/load.js";
 import type { LineConfig } from "../config/schema.js";
@@ -17,6 +18,7 @@ import {
   type Setpoint,
   type Signal,
 } from "../process/machine.js";
+import { lastAuditedWrite } from "../store/audit.js";
 import { Store } from "../store/store.js";
 import { decideSuggestion, listSuggestions, type Suggestion } from "../store/suggestions.js";
 import { DEFECT_COST, defaultEnergyBudgetKw, EXCESS_ENERGY_COST, machineState } from "./decision.js";
@@ -175,9 +177,6 @@ export async function runShift(o: ShiftOptions): Promise<ShiftReport> {
   const seen: WriteSeen[] = [];
   const violations: string[] = [];
   const lastWrite = new Map<string, number>();
-  const audited = store.db.prepare(
-    "SELECT details FROM ai_decisions_audit WHERE kind = 'setpoint_write' AND tag = ? AND decision = 'write' ORDER BY id DESC LIMIT 1",
-  );
   const twinPlc: Connector = {
     name: "twin",
     protocol: "modbus-tcp",
@@ -193,11 +192,9 @@ export async function runShift(o: ShiftOptions): Promise<ShiftReport> {
       const { twin, role } = tagOf.get(tag)!;
       const from = twin.read(role);
       // Independent of the envelope: docs/design.md §6 checked again on what reaches the PLC.
-      const last = audited.get(tag) as { details: string } | undefined;
-      const details =
-        last === undefined
-          ? undefined
-          : (JSON.parse(last.details) as { value: number; approvedBy: string | null });
+      const details = lastAuditedWrite(store, tag) as
+        | { value: number; approvedBy: string | null }
+        | undefined;
       const approvedBy = details?.approvedBy ?? null;
       const isAudited = details !== undefined && details.value === value;
       const step = Math.abs(value - from) / Math.abs(from);

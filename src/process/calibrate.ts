@@ -10,7 +10,7 @@
  */
 import { Matrix, SingularValueDecomposition, solve } from "ml-matrix";
 import { roleOf } from "../line/vocabulary.js";
-import { listTags } from "../store/seriesReader.js";
+import { listTags, SeriesReader } from "../store/seriesReader.js";
 import type { Db } from "../store/store.js";
 import { DEFAULT_PARAMS, type ProcessParams, SIGNALS, type Signal } from "./machine.js";
 
@@ -73,24 +73,16 @@ export function calibrate(
   const hoursBetweenFailures: number[] = [];
   let from: number | null = null;
   let to: number | null = null;
-  const series = db.prepare(
-    "SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts >= ? AND value IS NOT NULL ORDER BY ts",
-  );
+  const reader = new SeriesReader(db);
   for (const [machine, tags] of perMachine) {
     const load = (signal: Signal) => {
       const id = tags.get(signal);
-      return id === undefined
-        ? []
-        : (series.all(id, options.sinceTs ?? 0) as { ts: number; value: number }[]);
+      return id === undefined ? [] : reader.goodSamplesSince(id, options.sinceTs ?? 0);
     };
     const last: Partial<Record<Signal, number>> = {};
     for (const [signal, id] of tags) {
-      const row = db
-        .prepare(
-          "SELECT value FROM sensor_data WHERE tag_id = ? AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
-        )
-        .get(id) as { value: number } | undefined;
-      if (row !== undefined) last[signal] = row.value;
+      const value = reader.latest(id, Number.MAX_SAFE_INTEGER);
+      if (!Number.isNaN(value)) last[signal] = value;
     }
     latest.set(machine, last);
     const speed = load("speed");
@@ -152,15 +144,13 @@ export function calibrate(
       });
     }
     // Running hours between failures, from the running-hours counter at each fault event.
-    const faults = db
-      .prepare("SELECT ts FROM machine_events WHERE machine_id = ? AND kind = 'fault' ORDER BY ts")
-      .all(machine) as { ts: number }[];
+    const faults = reader.faultTimes(machine);
     const hoursTag = tags.get("running_hours");
     if (hoursTag !== undefined && faults.length >= 2) {
-      const at = db.prepare(
-        "SELECT value FROM sensor_data WHERE tag_id = ? AND ts <= ? AND value IS NOT NULL ORDER BY ts DESC LIMIT 1",
-      );
-      const counter = faults.map((f) => (at.get(hoursTag, f.ts) as { value: number } | undefined)?.value);
+      const counter = faults.map((ts) => {
+        const v = reader.latest(hoursTag, ts);
+        return Number.isNaN(v) ? undefined : v;
+      });
       for (let i = 1; i < counter.length; i++)
         if (counter[i] !== undefined && counter[i - 1] !== undefined)
           hoursBetweenFailures.push(counter[i]! - counter[i - 1]!);

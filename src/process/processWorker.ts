@@ -43,11 +43,20 @@ if (parentPort !== null && (workerData as { processJob?: Job } | undefined)?.pro
   parentPort.postMessage(answer);
 }
 
-function inWorker<T>(job: Job): Promise<T> {
+function inWorker<T>(job: Job, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
     const worker = startWorker(new URL(import.meta.url), {
       workerData: { processJob: { ...job, config: structuredClone(job.config) } },
     });
+    // Stopping the daemon ends a fit in progress rather than waiting seconds for it.
+    signal?.addEventListener(
+      "abort",
+      () => {
+        reject(new LinepilotError("LP_ERR_USAGE", "the process model's fit was stopped"));
+        void worker.terminate();
+      },
+      { once: true },
+    );
     worker.once("message", (answer: Answer) => {
       if (answer.ok) resolve(answer.result as T);
       else
@@ -73,6 +82,7 @@ export function calibrateInWorker(
   storePath: string,
   config: LineConfig,
   sinceTs: number,
+  signal?: AbortSignal,
 ): Promise<ProcessParams> {
-  return inWorker({ kind: "calibrate", storePath, config, sinceTs });
+  return inWorker({ kind: "calibrate", storePath, config, sinceTs }, signal);
 }

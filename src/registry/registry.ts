@@ -26,25 +26,22 @@ import { errorMessage, LinepilotError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { RegistryConfig } from "../config/schema.js";
 import { readModelInfo } from "../inference/onnxModel.js";
+import {
+  getModel,
+  insertModel,
+  listModels,
+  type ModelEntry,
+  type ModelStatus,
+  modelIdByVersion,
+  modelWithStatus,
+  nextModelId,
+  switchActiveModel,
+} from "../store/models.js";
 import type { Store } from "../store/store.js";
 import { decryptModel, encryptModel, isEncryptedModel } from "./modelCrypto.js";
 import { loadModelKey } from "./modelKey.js";
 
-export type ModelStatus = "candidate" | "active" | "fallback" | "deprecated" | "rejected";
-
-export interface ModelEntry {
-  id: number;
-  name: string;
-  version: string;
-  type: string;
-  path: string;
-  sha256: string;
-  metrics: Record<string, unknown>;
-  trainedAt: number | null;
-  deployedAt: number | null;
-  status: ModelStatus;
-  createdAt: number;
-}
+export type { ModelEntry, ModelStatus } from "../store/models.js";
 
 export interface NewModel {
   name: string;
@@ -65,37 +62,7 @@ export type Activator = (
   entry: ModelEntry,
 ) => Promise<{ commit(): void; abort(): Promise<void> }>;
 
-interface Row {
-  id: number;
-  name: string;
-  version: string;
-  type: string;
-  path: string;
-  sha256: string;
-  metrics: string;
-  trained_at: number | null;
-  deployed_at: number | null;
-  status: ModelStatus;
-  created_at: number;
-}
-
 const FILE = /^(.+)-(\d+)\.lpm$/;
-
-function entryOf(r: Row): ModelEntry {
-  return {
-    id: r.id,
-    name: r.name,
-    version: r.version,
-    type: r.type,
-    path: r.path,
-    sha256: r.sha256,
-    metrics: JSON.parse(r.metrics) as Record<string, unknown>,
-    trainedAt: r.trained_at,
-    deployedAt: r.deployed_at,
-    status: r.status,
-    createdAt: r.created_at,
-  };
-}
 
 export class ModelRegistry implements Component {
   readonly name = "registry";
@@ -164,28 +131,18 @@ export class ModelRegistry implements Component {
   }
 
   list(name?: string): ModelEntry[] {
-    const rows = (
-      name === undefined
-        ? this.#store.db.prepare("SELECT * FROM ai_models ORDER BY id").all()
-        : this.#store.db.prepare("SELECT * FROM ai_models WHERE name = ? ORDER BY id").all(name)
-    ) as Row[];
-    return rows.map(entryOf);
+    return listModels(this.#store, name);
   }
 
   get(id: number): ModelEntry {
-    const row = this.#store.db.prepare("SELECT * FROM ai_models WHERE id = ?").get(id) as Row | undefined;
-    if (row === undefined)
+    const entry = getModel(this.#store, id);
+    if (entry === undefined)
       throw new LinepilotError("LP_ERR_USAGE", `no model with id ${id} (see linepilot models)`);
-    return entryOf(row);
+    return entry;
   }
 
   withStatus(name: string, status: ModelStatus): ModelEntry | undefined {
-    const row = this.#store.db
-      .prepare(
-        "SELECT * FROM ai_models WHERE name = ? AND status = ? ORDER BY deployed_at DESC, id DESC LIMIT 1",
-      )
-      .get(name, status) as Row | undefined;
-    return row === undefined ? undefined : entryOf(row);
+    return modelWithStatus(this.#store, name, status);
   }
 
   #requireKey(): Buffer {
@@ -299,21 +256,17 @@ export class ModelRegistry implements Component {
     } catch (error) {
       throw new LinepilotError("LP_ERR_MODEL", `not a valid ONNX model (${errorMessage(error)}): refused`);
     }
-    const db = this.#store.db;
-    const exists = db
-      .prepare("SELECT id FROM ai_models WHERE name = ? AND version = ?")
-      .get(model.name, model.version) as { id: number } | undefined;
+    const exists = modelIdByVersion(this.#store, model.name, model.version);
     if (exists !== undefined)
       throw new LinepilotError(
         "LP_ERR_USAGE",
-        `${model.name} ${model.version} is already registered as #${exists.id}`,
+        `${model.name} ${model.version} is already registered as #${exists}`,
       );
     const file = encryptModel(bytes, this.#requireKey());
     const sha256 = createHash("sha256").update(file).digest("hex");
     const onnxSha256 = createHash("sha256").update(bytes).digest("hex");
     // The file is named after the row id it will get, so an orphan is recognisable after a crash.
-    const next = (db.prepare("SELECT coalesce(max(id), 0) + 1 AS id FROM ai_models").get() as { id: number })
-      .id;
+    const next = nextModelId(this.#store);
     const path = join(this.dir, `${model.name}-${next}.lpm`);
     const tmp = `${path}.tmp`;
     const fd = openSync(tmp, "w", 0o600);
@@ -326,24 +279,19 @@ export class ModelRegistry implements Component {
     renameSync(tmp, path);
     const now = Date.now();
     try {
-      const id = db.transaction(() => {
-        const info = db
-          .prepare(
-            "INSERT INTO ai_models (id, name, version, type, path, sha256, metrics, trained_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          )
-          .run(
-            next,
-            model.name,
-            model.version,
-            model.type,
-            path,
-            sha256,
-            JSON.stringify({ ...model.metrics, onnx_sha256: onnxSha256 }),
-            model.trainedAt ?? null,
-            model.status,
-            now,
-          );
-        const id = Number(info.lastInsertRowid);
+      const id = this.#store.transaction(() => {
+        const id = insertModel(this.#store, {
+          id: next,
+          name: model.name,
+          version: model.version,
+          type: model.type,
+          path,
+          sha256,
+          metrics: { ...model.metrics, onnx_sha256: onnxSha256 },
+          trainedAt: model.trainedAt ?? null,
+          status: model.status,
+          createdAt: now,
+        });
         this.#store.recordDecision({
           kind: "model_registered",
           actor,
@@ -359,7 +307,7 @@ export class ModelRegistry implements Component {
           },
         });
         return id;
-      })();
+      });
       return this.get(id);
     } catch (error) {
       rmSync(path, { force: true });
@@ -444,25 +392,8 @@ export class ModelRegistry implements Component {
     reason: string,
     now: number,
   ): void {
-    const db = this.#store.db;
-    db.transaction(() => {
-      const set = db.prepare("UPDATE ai_models SET status = ? WHERE id = ?");
-      if (action === "promote") {
-        db.prepare("UPDATE ai_models SET status = 'deprecated' WHERE name = ? AND status = 'fallback'").run(
-          next.name,
-        );
-        if (current !== undefined) set.run("fallback", current.id);
-      } else {
-        if (current !== undefined) set.run("deprecated", current.id);
-        // The model deployed before the one we return to becomes the fallback, when there is one.
-        const older = db
-          .prepare(
-            "SELECT id FROM ai_models WHERE name = ? AND status = 'deprecated' AND deployed_at IS NOT NULL AND id NOT IN (?, ?) ORDER BY deployed_at DESC LIMIT 1",
-          )
-          .get(next.name, next.id, current?.id ?? -1) as { id: number } | undefined;
-        if (older !== undefined) set.run("fallback", older.id);
-      }
-      db.prepare("UPDATE ai_models SET status = 'active', deployed_at = ? WHERE id = ?").run(now, next.id);
+    this.#store.transaction(() => {
+      switchActiveModel(this.#store, next, current, action, now);
       this.#store.recordDecision({
         kind: action === "promote" ? "model_promoted" : "model_rollback",
         actor,
@@ -481,7 +412,7 @@ export class ModelRegistry implements Component {
               : { id: current.id, version: current.version, metrics: current.metrics },
         },
       });
-    })();
+    });
   }
 
   /** On a new registry, the shipped (plain) model file becomes the first active model of `name`. */

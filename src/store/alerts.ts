@@ -353,3 +353,12 @@ export function modelWatch(
     )
     .all() as { model_id: number; kind: string; machine_id: number; from: number; to: number }[];
 }
+
+/** The machine an alert is about, or undefined when there is no such alert. */
+export function alertMachine(store: Store, id: number): number | undefined {
+  return (
+    store.db.prepare("SELECT machine_id FROM alerts WHERE id = ?").get(id) as
+      | { machine_id: number }
+      | undefined
+  )?.machine_id;
+}

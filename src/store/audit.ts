@@ -56,3 +56,13 @@ export function auditKinds(store: Store): string[] {
     store.db.prepare("SELECT DISTINCT kind FROM ai_decisions_audit ORDER BY kind").all() as { kind: string }[]
   ).map((r) => r.kind);
 }
+
+/** The details of the last write of `tag` the envelope audited (the shift evaluation's check). */
+export function lastAuditedWrite(store: Store, tag: string): Record<string, unknown> | undefined {
+  const row = store.db
+    .prepare(
+      "SELECT details FROM ai_decisions_audit WHERE kind = 'setpoint_write' AND tag = ? AND decision = 'write' ORDER BY id DESC LIMIT 1",
+    )
+    .get(tag) as { details: string } | undefined;
+  return row === undefined ? undefined : (JSON.parse(row.details) as Record<string, unknown>);
+}

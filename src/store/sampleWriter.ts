@@ -120,8 +120,11 @@ export class SampleWriter implements Component {
   }
 
   /** Called for every accepted sample, after the deadband: event derivation and the preprocessor hook in here. */
-  onSample(listener: SampleListener): void {
+  onSample(listener: SampleListener): () => void {
     this.#listeners.push(listener);
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
   }
 
   /**

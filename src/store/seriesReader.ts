@@ -3,6 +3,7 @@
  * (with the one just before it, the value the window starts from), its latest value, and the
  * machine's maintenance and failure history. Statements are prepared once per reader.
  */
+import type { Statement } from "better-sqlite3";
 import type { Db } from "./store.js";
 
 export interface StoredTag {
@@ -101,7 +102,12 @@ export class SeriesReader {
   readonly #maintenance;
   readonly #sumCount;
 
+  readonly #db: Db;
+  #goodSince: Statement | undefined;
+  #faults: Statement | undefined;
+
   constructor(db: Db) {
+    this.#db = db;
     this.#sumCount = db.prepare(
       "SELECT sum(value) AS sum, count(value) AS count FROM sensor_data WHERE tag_id = ? AND ts >= ? AND ts < ?",
     );
@@ -134,6 +140,22 @@ export class SeriesReader {
   sumCount(tagId: number, fromTs: number, toTs: number): { sum: number; count: number } {
     const r = this.#sumCount.get(tagId, fromTs, toTs) as { sum: number | null; count: number };
     return { sum: r.sum ?? 0, count: r.count };
+  }
+
+  /** Every good sample of a tag from `fromTs` on, in time order (a calibration's whole history). */
+  goodSamplesSince(tagId: number, fromTs: number): { ts: number; value: number }[] {
+    this.#goodSince ??= this.#db.prepare(
+      "SELECT ts, value FROM sensor_data WHERE tag_id = ? AND ts >= ? AND value IS NOT NULL ORDER BY ts",
+    );
+    return this.#goodSince.all(tagId, fromTs) as { ts: number; value: number }[];
+  }
+
+  /** When a machine's faults began, in time order. */
+  faultTimes(machine: number): number[] {
+    this.#faults ??= this.#db.prepare(
+      "SELECT ts FROM machine_events WHERE machine_id = ? AND kind = 'fault' ORDER BY ts",
+    );
+    return (this.#faults.all(machine) as { ts: number }[]).map((r) => r.ts);
   }
 
   /** The last good value at or before `atTs`, or NaN. */

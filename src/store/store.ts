@@ -291,6 +291,42 @@ export class Store implements Component {
     return messageId;
   }
 
+  /**
+   * For a bulk load into a fresh store: drops the (tag, time) index and returns the step that
+   * builds it again, once, at the end (several times faster than keeping it up to date row by row).
+   */
+  suspendSampleIndex(): () => void {
+    const sql = (
+      this.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'sensor_data_tag_ts'").get() as {
+        sql: string;
+      }
+    ).sql;
+    this.db.exec("DROP INDEX sensor_data_tag_ts");
+    return () => this.db.exec(sql);
+  }
+
+  /** A value kept across restarts for a component (the meta table), or undefined. */
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)
+      ?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(key, value);
+  }
+
+  /**
+   * Runs `fn` as one transaction: what several store modules write together (an alert, its audit
+   * record and its outbox message) commits or rolls back as one. Nested calls join the outer one.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   /** Writes an AI decision to ai_decisions_audit and its copy to the outbox, in one transaction. */
   recordDecision(decision: AuditDecision, topic = "audit"): number {
     const db = this.db;

@@ -258,3 +258,14 @@ export function writtenSuggestions(store: Store): number {
     }
   ).n;
 }
+
+/** The expected effects of every suggestion that reached the PLC (for the metrics' savings). */
+export function writtenExpectations(store: Store): Record<string, unknown>[] {
+  return (
+    store.db
+      .prepare("SELECT expected FROM suggestions WHERE state IN ('written', 'partly_written')")
+      .all() as {
+      expected: string;
+    }[]
+  ).map((r) => JSON.parse(r.expected) as Record<string, unknown>);
+}

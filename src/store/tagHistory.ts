@@ -35,10 +35,7 @@ const ROLLED_ID = "rollup.lastId";
 const ROLLED_TS = "rollup.lastTs";
 
 function meta(store: Store, key: string): number {
-  const row = store.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-    | { value: string }
-    | undefined;
-  return row === undefined ? 0 : Number(row.value);
+  return Number(store.getMeta(key) ?? 0);
 }
 
 /** The values of one tag in [from, to), in at most `points` buckets. */
@@ -187,9 +184,6 @@ export class HourlyRollup implements Component {
     const newest = db.prepare(
       "SELECT max(id) AS id, max(ts) AS ts FROM sensor_data WHERE id > ? AND id <= ?",
     );
-    const save = db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    );
     let done = 0;
     try {
       let lastId = meta(this.#store, ROLLED_ID);
@@ -202,8 +196,9 @@ export class HourlyRollup implements Component {
         db.transaction(() => {
           fold.run(lastId, upTo);
           const last = newest.get(lastId, upTo) as { ts: number | null };
-          save.run(ROLLED_ID, String(upTo));
-          if (last.ts !== null) save.run(ROLLED_TS, String(Math.max(last.ts, meta(this.#store, ROLLED_TS))));
+          this.#store.setMeta(ROLLED_ID, String(upTo));
+          if (last.ts !== null)
+            this.#store.setMeta(ROLLED_TS, String(Math.max(last.ts, meta(this.#store, ROLLED_TS))));
         })();
         done += upTo - lastId;
         lastId = upTo;

@@ -85,7 +85,7 @@ export class PlantCommands {
       // Idempotent: the same id gets the same answer again, audited as a repeat; no effect twice.
       this.duplicates++;
       const reply = seen.reply;
-      db.transaction(() => {
+      this.#store.transaction(() => {
         this.#store.recordDecision({
           kind: "plant_command",
           actor: command.sender,
@@ -94,14 +94,14 @@ export class PlantCommands {
           details: { commandId: command.id, command: command.command },
         });
         this.#store.enqueueOutbox("reply", "replies", { ...reply, duplicate: true });
-      })();
+      });
       return { commandId: command.id, ok: seen.ok, duplicate: true, reply };
     }
     try {
-      return db.transaction(() => {
+      return this.#store.transaction(() => {
         const result = this.#execute(command);
         return this.#answer(command, true, result, undefined);
-      })();
+      });
     } catch (error) {
       if (error instanceof Refusal || error instanceof RecordRefused)
         return this.#refuse(command.id, error.message, raw, command);
@@ -173,9 +173,9 @@ export class PlantCommands {
     remember = true,
   ): CommandOutcome {
     this.refused++;
-    return this.#store.db.transaction(() =>
+    return this.#store.transaction(() =>
       this.#answer(command, false, undefined, error, commandId, raw, remember),
-    )();
+    );
   }
 
   /** Audit record, remembered id (when there is one), queued reply: one transaction, the caller's. */

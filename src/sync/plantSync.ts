@@ -14,6 +14,7 @@ import type { Component, ComponentHealth } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { LineConfig, SyncConfig } from "../config/schema.js";
+import { OutboxQueue } from "../store/outbox.js";
 import { keepRefused } from "../store/refusedMessages.js";
 import type { Store } from "../store/store.js";
 import { brokerOptions } from "./broker.js";
@@ -22,16 +23,6 @@ import { PlantCommands } from "./commands.js";
 export function topicPrefixOf(config: LineConfig): string {
   const l = config.line;
   return config.sync?.topicPrefix ?? `${l.enterprise}/${l.site}/${l.area}/${l.name}/linepilot`;
-}
-
-/** Classes dropped, oldest first, when the outbox reaches its cap; alerts, audit and the rest never. */
-const DROPPABLE = "('telemetry', 'metrics', 'status')";
-
-interface Row {
-  id: number;
-  cls: string;
-  topic: string;
-  payload: string;
 }
 
 export interface PlantSyncDeps {
@@ -62,6 +53,7 @@ export class PlantSync implements Component {
   #capTimer: NodeJS.Timeout | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
   #lastSentId = 0;
+  #queue: OutboxQueue | undefined;
   readonly #inflight = new Set<number>();
   /** Sent but refused by the client (connection going down): never deleted, sent again after reconnect. */
   readonly #failed = new Set<number>();
@@ -141,8 +133,8 @@ export class PlantSync implements Component {
     const store = this.#deps.store;
     const status = this.#deps.status?.() ?? { state: "running", components: {} };
     try {
-      store.db.transaction(() => {
-        store.db.prepare("DELETE FROM outbox WHERE class = 'status' AND id > ?").run(this.#lastSentId);
+      store.transaction(() => {
+        this.#outbox().dropUnsentStatus(this.#lastSentId);
         store.enqueueOutbox("status", "status", {
           version: 1,
           state: status.state,
@@ -151,7 +143,7 @@ export class PlantSync implements Component {
           components: status.components,
           outboxDepth: this.outboxDepth(),
         });
-      })();
+      });
     } catch (error) {
       this.#log.error({ err: errorMessage(error) }, "status could not be queued");
     }
@@ -171,7 +163,12 @@ export class PlantSync implements Component {
   }
 
   outboxDepth(): number {
-    return (this.#deps.store.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
+    return this.#outbox().depth();
+  }
+
+  #outbox(): OutboxQueue {
+    this.#queue ??= new OutboxQueue(this.#deps.store);
+    return this.#queue;
   }
 
   #statusPayload(state: "online" | "offline"): string {
@@ -287,11 +284,7 @@ export class PlantSync implements Component {
   }
 
   async #drain(client: MqttClient, signal: AbortSignal, isClosed: () => boolean): Promise<void> {
-    const db = this.#deps.store.db;
-    const next = db.prepare(
-      "SELECT id, class AS cls, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-    );
-    const remove = db.prepare("DELETE FROM outbox WHERE id <= ?");
+    const outbox = this.#outbox();
     const intervalMs = 1000 / this.#cfg.drainRatePerSecond;
     // The rate limit runs on the monotonic clock: a wall clock stepped back must not hold the drain.
     let nextSendAt = performance.now();
@@ -300,9 +293,9 @@ export class PlantSync implements Component {
       client as unknown as { connackPacket?: { properties?: { maximumPacketSize?: number } } }
     ).connackPacket?.properties?.maximumPacketSize;
     while (!signal.aborted && !isClosed()) {
-      this.#removeAcknowledged(remove);
+      this.#removeAcknowledged();
       const room = this.#cfg.inflight - this.#inflight.size;
-      const rows = room > 0 ? (next.all(this.#lastSentId, room) as Row[]) : [];
+      const rows = room > 0 ? outbox.after(this.#lastSentId, room) : [];
       if (rows.length === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -350,7 +343,7 @@ export class PlantSync implements Component {
         });
       }
     }
-    this.#removeAcknowledged(remove);
+    this.#removeAcknowledged();
   }
 
   /** A message the broker will not take: kept with the reason, counted, logged, and let go. */
@@ -374,7 +367,7 @@ export class PlantSync implements Component {
    * Deletes acknowledged messages up to the first one still in flight, in one statement: acks
    * arrive in order on one connection, and this keeps the outbox a contiguous queue.
    */
-  #removeAcknowledged(remove: { run(id: number): unknown }): void {
+  #removeAcknowledged(): void {
     if (this.#acked.length === 0) return;
     let lowestInFlight = Number.POSITIVE_INFINITY;
     for (const id of this.#inflight) if (id < lowestInFlight) lowestInFlight = id;
@@ -382,7 +375,7 @@ export class PlantSync implements Component {
     let upTo = 0;
     for (const id of this.#acked) if (id < lowestInFlight && id > upTo) upTo = id;
     if (upTo === 0) return;
-    remove.run(upTo);
+    this.#outbox().removeUpTo(upTo);
     let keep = 0;
     for (const id of this.#acked) if (id > upTo) this.#acked[keep++] = id;
     this.#acked.length = keep;
@@ -390,15 +383,10 @@ export class PlantSync implements Component {
 
   /** Drops the oldest droppable messages beyond the cap; returns how many. */
   enforceCap(): number {
-    const db = this.#deps.store.db;
     const depth = this.outboxDepth();
     const excess = depth - this.#cfg.outboxMaxMessages;
     if (excess <= 0) return 0;
-    const info = db
-      .prepare(
-        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE class IN ${DROPPABLE} AND id > ? ORDER BY id LIMIT ?)`,
-      )
-      .run(this.#lastSentId, excess);
+    const info = { changes: this.#outbox().dropOldest(this.#lastSentId, excess) };
     this.droppedForCap += info.changes;
     this.#log.warn(
       { depth, cap: this.#cfg.outboxMaxMessages, dropped: info.changes },

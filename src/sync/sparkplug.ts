@@ -116,14 +116,10 @@ export class SparkplugNode implements Component {
   }
 
   #nextBdSeq(): number {
-    const db = this.#deps.store.db;
-    const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(BDSEQ_KEY) as
-      | { value: string }
-      | undefined;
-    const next = row === undefined ? 0 : (Number(row.value) + 1) % 256;
-    db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    ).run(BDSEQ_KEY, String(next));
+    const store = this.#deps.store;
+    const last = store.getMeta(BDSEQ_KEY);
+    const next = last === undefined ? 0 : (Number(last) + 1) % 256;
+    store.setMeta(BDSEQ_KEY, String(next));
     return next;
   }
 

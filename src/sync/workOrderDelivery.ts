@@ -219,7 +219,7 @@ export class WorkOrderDeliveryService implements Component {
   }
 
   #refuse(d: WorkOrderDelivery, status: number | null, error: string, at: number): void {
-    this.#store.db.transaction(() => {
+    this.#store.transaction(() => {
       finishWorkOrderAttempt(this.#store, d, { state: "refused", statusCode: status, error, at });
       this.#store.recordDecision({
         kind: "work_order",
@@ -229,7 +229,7 @@ export class WorkOrderDeliveryService implements Component {
         ...(typeof d.payload.machine_id === "number" ? { machineId: d.payload.machine_id } : {}),
         details: { alertId: d.alertId, escalation: d.escalation, statusCode: status, url: this.#cfg.url },
       });
-    })();
+    });
     this.refused++;
     this.lastError = error;
     this.#log.error(

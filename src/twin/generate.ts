@@ -260,12 +260,7 @@ async function storeSink(
   const waveformIndexes = waveforms.map((w) => writer.tagIndex(w.name));
   // Bulk load: building the (tag, time) index once at the end is several times faster than
   // keeping it up to date row by row. The schema is the same afterwards.
-  const indexSql = (
-    store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'sensor_data_tag_ts'").get() as {
-      sql: string;
-    }
-  ).sql;
-  store.db.exec("DROP INDEX sensor_data_tag_ts");
+  const rebuildIndex = store.suspendSampleIndex();
   await writer.start();
   await processor.start();
   const started = new Map<number, number>();
@@ -303,7 +298,7 @@ async function storeSink(
     async close() {
       await processor.stop();
       await writer.stop();
-      store.db.exec(indexSql);
+      rebuildIndex();
     },
   };
 }

@@ -33,7 +33,9 @@ test("state enumerations and alarm bit masks become machine_events; bad readings
     silentLogger(),
   );
   await writer.start();
-  new MachineEventDeriver(store, writer, cfg.tags, silentLogger());
+  const deriver = new MachineEventDeriver(store, writer, cfg.tags, silentLogger());
+  await deriver.start();
+  t.after(() => deriver.stop());
   const [state, alarms] = [0, 1];
   for (const [ts, v] of [
     [1, 1],
@@ -51,6 +53,10 @@ test("state enumerations and alarm bit masks become machine_events; bad readings
     [13, 0b010],
   ] as const)
     writer.accept(alarms, ts, v, STATUS.Good);
+  assert.deepEqual(deriver.health().details, { tags: 2, derived: 7, failed: 0 });
+  // Stopped, it leaves the writer alone: its listener is removed, so later samples derive nothing.
+  await deriver.stop();
+  writer.accept(state, 20, 3, STATUS.Good);
   await writer.stop();
   const events = store.db.prepare("SELECT ts, kind, code, message FROM machine_events ORDER BY id").all();
   assert.deepEqual(events, [

@@ -113,3 +113,26 @@ test("comments and docs point only into the repository, to sections that exist",
   assert.deepEqual(outside, [], "files pointing outside the repository");
   assert.deepEqual(dangling, [], "pointers to sections that do not exist");
 });
+
+/** One owner per table: SQL is written in src/store/ only (docs/code-style.md §11). */
+test("src/store/ is the only folder that speaks SQL", () => {
+  const sql =
+    /\.prepare\(|\.exec\(`|\.exec\("|\.pragma\(|\b(SELECT|INSERT INTO|DELETE FROM)\b|\bUPDATE \w+ SET\b/;
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".ts") && !path.includes(`${join("src", "store")}/`)) {
+        readFileSync(path, "utf8")
+          .split("\n")
+          .forEach((line, i) => {
+            if (sql.test(line) && !/^\s*(\*|\/\/)/.test(line))
+              offenders.push(`${relative(ROOT, path)}:${i + 1}: ${line.trim()}`);
+          });
+      }
+    }
+  };
+  walk(join(ROOT, "src"));
+  assert.deepEqual(offenders, []);
+});

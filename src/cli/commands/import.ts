@@ -247,9 +247,9 @@ export function register(program: Command): void {
           let added = 0;
           if (store !== undefined) {
             const writer = new HistoryWriter(store.db);
-            store.db.transaction(() => {
+            store.transaction(() => {
               for (const r of read.records) if (writer.maintenance(r)) added++;
-            })();
+            });
           }
           const failures = read.records.filter((r) => r.failure).length;
           out.maintenance = {
