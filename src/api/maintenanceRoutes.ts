@@ -22,6 +22,7 @@ import { listMaintenance } from "../store/maintenanceRecords.js";
 import { latestPredictions } from "../store/predictions.js";
 import type { Store } from "../store/store.js";
 import { listWorkOrderDeliveries, workOrderDeliveryCounts } from "../store/workOrders.js";
+import { HTTP_STATUS } from "./refusals.js";
 
 const by = z.string().min(1).max(64).describe("The person, named in the audit log");
 const ackBody = z.strictObject({ by, note: z.string().max(500).optional() });
@@ -40,7 +41,7 @@ const iso = (ts: unknown) => (ts === null || ts === undefined ? null : new Date(
 
 function refused(reply: FastifyReply, error: unknown) {
   if (error instanceof RecordRefused)
-    return reply.code(error.status).send({ error: "LP_ERR_USAGE", message: error.message });
+    return reply.code(HTTP_STATUS[error.refusal]).send({ error: "LP_ERR_USAGE", message: error.message });
   throw error;
 }
 

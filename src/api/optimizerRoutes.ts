@@ -15,6 +15,7 @@ import {
   setMode,
   storedModes,
 } from "../store/suggestions.js";
+import { HTTP_STATUS } from "./refusals.js";
 
 const decideBody = z.strictObject({ by: z.string().min(1).max(64), note: z.string().max(500).optional() });
 const modeBody = z.strictObject({
@@ -53,7 +54,7 @@ export function optimizerRoutes(
         const opt = optimizer();
         if (opt === undefined) return usage(reply, 409, "this line has no optimizer configured");
         const result = decideSuggestion(store(), id, decision, body.data.by, Date.now(), body.data.note);
-        if (!result.ok) return usage(reply, result.status, result.message);
+        if (!result.ok) return usage(reply, HTTP_STATUS[result.refusal], result.message);
         if (decision === "reject")
           return { ok: true, message: `suggestion ${id} rejected by ${body.data.by}` };
         await opt.applyApproved();

@@ -30,3 +30,9 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * Why a request was refused, in the domain's words: what it asked is invalid, the thing it names
+ * does not exist, or its state does not allow it. The API alone maps these to HTTP statuses.
+ */
+export type Refusal = "invalid" | "not_found" | "conflict";

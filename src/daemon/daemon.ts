@@ -47,6 +47,13 @@ import { SystemdNotifier } from "./notify.js";
 
 export type DaemonState = "created" | "starting" | "running" | "stopping" | "stopped" | "failed";
 
+/** A stop was requested while the daemon was starting: the start ends there, without READY. */
+class StartAborted extends Error {
+  constructor() {
+    super("stop requested during start");
+  }
+}
+
 export class Daemon {
   readonly #config: LineConfig;
   readonly #log: Logger;
@@ -78,8 +85,14 @@ export class Daemon {
   }
 
   async #startComponent<T extends Component>(component: T): Promise<T> {
+    if (this.#stopping !== undefined) throw new StartAborted();
     this.#notifier.status(`starting ${component.name}`);
     await component.start();
+    // A stop asked for while this one was starting: it stops what it started, and the start ends.
+    if (this.#stopping !== undefined) {
+      await component.stop().catch(() => undefined);
+      throw new StartAborted();
+    }
     this.#started.push(component);
     return component;
   }
@@ -299,6 +312,11 @@ export class Daemon {
         new ApiServer(cfg.api, { health: () => this.health(), routes }, child("api")),
       );
     } catch (error) {
+      if (error instanceof StartAborted || this.#stopping !== undefined) {
+        // stop() stops what had started; READY is never sent after STOPPING.
+        await this.#stopping;
+        return;
+      }
       this.#state = "failed";
       this.#log.fatal(
         { err: errorMessage(error), code: (error as LinepilotError).code },
@@ -306,6 +324,10 @@ export class Daemon {
       );
       await this.#stopAll();
       throw error;
+    }
+    if (this.#stopping !== undefined) {
+      await this.#stopping;
+      return;
     }
     this.#state = "running";
     const summary = `running: line ${cfg.line.name}, ${cfg.tags.length} tags, ${cfg.connections.length} connections`;

@@ -50,6 +50,7 @@ export class SystemdNotifier {
   readonly #watchdogMs: number;
   readonly #log: Logger;
   #watchdogTimer: NodeJS.Timeout | undefined;
+  #stoppingSent = false;
   sent = 0;
 
   constructor(
@@ -106,6 +107,8 @@ export class SystemdNotifier {
   }
 
   ready(status: string): void {
+    // systemd reads READY after STOPPING as a restart that succeeded: never send it.
+    if (this.#stoppingSent) return;
     this.#send(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}`);
     if (this.#watchdogMs > 0 && this.#watchdogTimer === undefined) {
       this.#watchdogTimer = setInterval(() => this.#send("WATCHDOG=1"), this.#watchdogMs);
@@ -118,6 +121,7 @@ export class SystemdNotifier {
   }
 
   stopping(status: string): void {
+    this.#stoppingSent = true;
     if (this.#watchdogTimer !== undefined) clearInterval(this.#watchdogTimer);
     this.#watchdogTimer = undefined;
     this.#send(`STOPPING=1\nSTATUS=${status}`);

@@ -4,7 +4,7 @@
  * plant's MQTT commands, so both accept and refuse the same things with the same words.
  */
 import { z } from "zod";
-import { LinepilotError } from "../common/errors.js";
+import { LinepilotError, type Refusal } from "../common/errors.js";
 import { FAILURE_MODE_PATTERN } from "../line/vocabulary.js";
 import { alertMachine, closeAlert } from "../store/alerts.js";
 import { recordMaintenance } from "../store/maintenanceRecords.js";
@@ -47,12 +47,12 @@ export const alertOutcomeArgs = z.strictObject({
 
 export type AlertOutcomeArgs = z.infer<typeof alertOutcomeArgs>;
 
-/** A refusal of something a person sent: the API answers 400/404/409, the plant gets ok: false. */
+/** A refusal of something a person sent, with its kind (the API answers it as an HTTP status, the plant as ok: false). */
 export class RecordRefused extends LinepilotError {
-  readonly status: 400 | 404 | 409;
-  constructor(message: string, status: 400 | 404 | 409 = 400) {
+  readonly refusal: Refusal;
+  constructor(message: string, refusal: Refusal = "invalid") {
     super("LP_ERR_USAGE", message);
-    this.status = status;
+    this.refusal = refusal;
   }
 }
 
@@ -119,5 +119,5 @@ export function enterAlertOutcome(store: Store, a: AlertOutcomeArgs, actor: stri
     by: actor,
     ts: now,
   });
-  if (!result.ok) throw new RecordRefused(result.message, result.status);
+  if (!result.ok) throw new RecordRefused(result.message, result.refusal);
 }

@@ -3,6 +3,7 @@
  * safety envelope, a technician, the plant): the row, its audit record and its message for the
  * plant in one transaction, so none exists without the others.
  */
+import type { Refusal } from "../common/errors.js";
 import type { Db, Store } from "./store.js";
 import { queueWorkOrderDelivery } from "./workOrders.js";
 
@@ -225,9 +226,7 @@ export function listAlerts(store: Store, all: boolean, limit = 200): Record<stri
     .all(limit) as Record<string, unknown>[];
 }
 
-export type CloseResult =
-  | { ok: true; state: string }
-  | { ok: false; status: 400 | 404 | 409; message: string };
+export type CloseResult = { ok: true; state: string } | { ok: false; refusal: Refusal; message: string };
 
 /**
  * A technician (or the plant) closes an alert with what was found: a confirmed failure (with its
@@ -253,27 +252,31 @@ export function closeAlert(
       .get(id) as
       | { machine_id: number; severity: Severity; state: string; outcome: string | null }
       | undefined;
-    if (row === undefined) return { ok: false, status: 404, message: `no alert ${id}` };
+    if (row === undefined) return { ok: false, refusal: "not_found", message: `no alert ${id}` };
     if (row.outcome !== null)
-      return { ok: false, status: 409, message: `alert ${id} was already closed as ${row.outcome}` };
+      return { ok: false, refusal: "conflict", message: `alert ${id} was already closed as ${row.outcome}` };
     if (row.severity === "SAFETY" && row.state !== "cleared")
       return {
         ok: false,
-        status: 409,
+        refusal: "conflict",
         message: `alert ${id} is a SAFETY alert still active: it clears when its cause does; record its outcome then`,
       };
     if (c.outcome === "confirmed" && c.failureMode === undefined)
-      return { ok: false, status: 400, message: "a confirmed alert needs the failure mode found (--mode)" };
+      return {
+        ok: false,
+        refusal: "invalid",
+        message: "a confirmed alert needs the failure mode found (--mode)",
+      };
     if (c.maintenanceRecordId !== undefined) {
       const record = store.db
         .prepare("SELECT machine_id FROM maintenance_records WHERE id = ?")
         .get(c.maintenanceRecordId) as { machine_id: number } | undefined;
       if (record === undefined)
-        return { ok: false, status: 400, message: `no maintenance record ${c.maintenanceRecordId}` };
+        return { ok: false, refusal: "invalid", message: `no maintenance record ${c.maintenanceRecordId}` };
       if (record.machine_id !== row.machine_id)
         return {
           ok: false,
-          status: 400,
+          refusal: "invalid",
           message: `maintenance record ${c.maintenanceRecordId} is of machine ${record.machine_id}, the alert of machine ${row.machine_id}`,
         };
     }

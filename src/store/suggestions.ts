@@ -3,6 +3,7 @@
  * through the API or CLI, the plant through MQTT): the row and its audit record (which the outbox
  * carries to the plant) in one transaction, written before anything is done about it.
  */
+import type { Refusal } from "../common/errors.js";
 import type { Store } from "./store.js";
 
 export type OptimizerMode = "assisted" | "autonomous";
@@ -146,7 +147,7 @@ export function createSuggestion(
 
 export type DecideResult =
   | { ok: true; suggestion: Suggestion }
-  | { ok: false; status: 404 | 409; message: string };
+  | { ok: false; refusal: Refusal; message: string };
 
 /**
  * A person (or the plant, or the optimizer itself in autonomous mode) approves or rejects a
@@ -162,11 +163,12 @@ export function decideSuggestion(
 ): DecideResult {
   return store.db.transaction((): DecideResult => {
     const s = getSuggestion(store, id);
-    if (s === undefined) return { ok: false, status: 404, message: `no suggestion ${id}` };
-    if (s.state !== "pending") return { ok: false, status: 409, message: `suggestion ${id} is ${s.state}` };
+    if (s === undefined) return { ok: false, refusal: "not_found", message: `no suggestion ${id}` };
+    if (s.state !== "pending")
+      return { ok: false, refusal: "conflict", message: `suggestion ${id} is ${s.state}` };
     if (s.expiresAt <= now) {
       finish(store, s, "expired", s.changes, "expired before it was decided", "optimizer", now);
-      return { ok: false, status: 409, message: `suggestion ${id} expired` };
+      return { ok: false, refusal: "conflict", message: `suggestion ${id} expired` };
     }
     const state = decision === "approve" ? "approved" : "rejected";
     store.db

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import Database from "better-sqlite3";
 import { silentLogger } from "../../src/common/logger.js";
+import { parseConfig } from "../../src/config/load.js";
+import { Daemon } from "../../src/daemon/daemon.js";
 import { SystemdNotifier } from "../../src/daemon/notify.js";
 import { DemoPlc } from "../../src/twin/demoPlc.js";
 import { lineYaml, runCli, runCliToEnd, tempDir, waitFor, writeFile } from "../helpers.js";
@@ -204,4 +206,54 @@ test("a daemon whose store cannot be opened fails with a clear coded error and e
   assert.equal(res.code, 1);
   assert.match(res.stderr, /error LP_ERR_STORE: cannot open the store/);
   assert.match(res.stdout, /"code":"LP_ERR_STORE".*"msg":"daemon failed to start"/);
+});
+
+test("a stop while the daemon is still starting: what started is stopped, the rest never starts, and READY never follows STOPPING", async (t) => {
+  const dir = tempDir(t);
+  const plc = await startPlc(t);
+  const sock = await notifySocket(t, dir);
+  // A Vault that takes its time: the registry's start waits on it, and the stop arrives then.
+  const { createServer } = await import("node:http");
+  let asked!: () => void;
+  const vaultAsked = new Promise<void>((resolve) => {
+    asked = resolve;
+  });
+  const vault = createServer((_req, res) => {
+    asked();
+    setTimeout(() => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ data: { data: { key: "11".repeat(32) }, metadata: { version: 1 } } }));
+    }, 1_000);
+  });
+  await new Promise<void>((resolve) => vault.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => vault.close(() => resolve())));
+  const port = (vault.address() as { port: number }).port;
+  const env = { LP_VAULT_TOKEN: "s.test", NOTIFY_SOCKET: sock.path };
+  const config = parseConfig(
+    lineYaml({
+      storePath: join(dir, "line.db"),
+      plcPort: plc.port,
+      extra: `registry: { key: { source: vault, address: "http://127.0.0.1:${port}", path: linepilot/k, token: "\${env:LP_VAULT_TOKEN}" } }`,
+    }),
+    join(dir, "line.yaml"),
+    { env },
+  );
+  process.env.LP_VAULT_TOKEN = env.LP_VAULT_TOKEN;
+  const daemon = new Daemon(config, silentLogger(), new SystemdNotifier(silentLogger(), env, ["unix-dgram"]));
+  const starting = daemon.start();
+  t.after(async () => {
+    await daemon.stop();
+    await starting.catch(() => undefined);
+  });
+  await vaultAsked;
+  await waitFor(() => sock.received().includes("STATUS=starting registry"), 2_000, "the registry starting");
+  await daemon.stop("SIGTERM");
+  assert.equal(daemon.state, "stopped");
+  await starting; // the registry's start ends after the stop: the daemon's start ends there, quietly
+  assert.equal(daemon.state, "stopped", "still stopped: nothing went on to run");
+  assert.deepEqual(daemon.health().components, {}, "nothing left running, the registry included");
+  assert.equal(daemon.api, undefined, "what comes after the registry never started");
+  await waitFor(() => sock.received().includes("STOPPING=1"), 2_000, "STOPPING=1");
+  await new Promise((r) => setTimeout(r, 200));
+  assert.doesNotMatch(sock.received(), /READY=1/, "a daemon told to stop never says it is ready");
 });

@@ -98,6 +98,7 @@ test("a confirmed alert without a repair record labels a failure at its closing;
   const refused = closeAlert(store, safety, { outcome: "false_alarm", by: "technician:anna", ts: 2 });
   assert.equal(refused.ok, false);
   assert.match(refused.ok ? "" : refused.message, /SAFETY alert still active: it clears when its cause does/);
+  assert.equal(refused.ok ? "" : refused.refusal, "conflict", "a domain refusal, not an HTTP status");
   const wrongRecord = closeAlert(store, alert(1), {
     outcome: "confirmed",
     failureMode: "seal",
@@ -109,6 +110,9 @@ test("a confirmed alert without a repair record labels a failure at its closing;
     wrongRecord.ok ? "" : wrongRecord.message,
     /maintenance record 1 is of machine 2, the alert of machine 1/,
   );
+  assert.equal(wrongRecord.ok ? "" : wrongRecord.refusal, "invalid");
+  const missing = closeAlert(store, 999, { outcome: "false_alarm", by: "x", ts: 4 });
+  assert.equal(missing.ok ? "" : missing.refusal, "not_found");
 });
 
 const evaluation = (auc: number, precision: number): Evaluation => ({
