@@ -35,6 +35,10 @@ export interface ServedVariable {
   write?(value: number): void;
 }
 
+type ServerAddressSpace = NonNullable<OPCUAServer["engine"]["addressSpace"]>;
+type OwnNamespace = ReturnType<ServerAddressSpace["getOwnNamespace"]>;
+type ObjectsFolder = ServerAddressSpace["rootFolder"]["objects"];
+
 export interface OpcuaPlcServerOptions {
   host?: string;
   /** 0 (the default) picks a free port. */
@@ -51,6 +55,8 @@ export interface OpcuaPlcServerOptions {
   acceptClientCertificates?: boolean;
   variables: readonly ServedVariable[];
   minimumSamplingIntervalMs?: number;
+  /** Adds nodes of its own to the server's namespace before it starts (a plant's folders, say). */
+  populate?(namespace: OwnNamespace, objects: ObjectsFolder): void;
 }
 
 export class OpcuaPlcServer {
@@ -180,6 +186,7 @@ export class OpcuaPlcServer {
         },
       });
     }
+    o.populate?.(ns, addressSpace.rootFolder.objects);
     await server.start();
     this.#server = server;
     const endpoint = server.getEndpointUrl();

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import * as alerts from "./alerts.js";
 import * as audit from "./audit.js";
 import * as baseline from "./baseline.js";
+import * as browse from "./browse.js";
 import * as configCheck from "./configCheck.js";
 import * as demo from "./demo.js";
 import * as generate from "./generate.js";
@@ -31,6 +32,7 @@ import * as workOrders from "./workOrders.js";
 export const COMMANDS: readonly { register(program: Command): void }[] = [
   run,
   configCheck,
+  browse,
   status,
   tags,
   alerts,

@@ -64,6 +64,44 @@ interface ItemGroup {
   indexes: Int32Array;
 }
 
+/** The client of a connection: its application identity, security and timeouts. */
+export function createClient(cfg: OpcuaConnectionConfig, line: LineConfig, pki: Pki): OPCUAClient {
+  return OPCUAClient.create({
+    applicationName: `linepilot ${line.line.name}`,
+    applicationUri: applicationUriOf(line),
+    clientName: `linepilot:${line.line.name}:${cfg.id}`,
+    securityMode: MessageSecurityMode[cfg.securityMode],
+    securityPolicy: SecurityPolicy[cfg.securityPolicy],
+    endpointMustExist: false,
+    clientCertificateManager: pki.manager,
+    certificateFile: pki.ownCertificateFile,
+    privateKeyFile: pki.ownPrivateKeyFile,
+    connectionStrategy: { maxRetry: 0, initialDelay: cfg.backoff.initialMs, maxDelay: cfg.backoff.maxMs },
+    requestedSessionTimeout: cfg.sessionTimeoutMs,
+    defaultTransactionTimeout: cfg.requestTimeoutMs,
+    keepSessionAlive: true,
+    transportTimeout: cfg.requestTimeoutMs,
+  });
+}
+
+/** The connection's login: anonymous, user name and password, or a user certificate. */
+export function identityOf(cfg: OpcuaConnectionConfig): UserIdentityInfo {
+  const auth = cfg.auth;
+  if (auth.type === "username")
+    return {
+      type: UserTokenType.UserName,
+      userName: auth.username,
+      password: resolveSecret(auth.password),
+    };
+  if (auth.type === "certificate")
+    return {
+      type: UserTokenType.Certificate,
+      certificateData: readCertificate(auth.certificateFile),
+      privateKey: resolveSecret(auth.privateKey), // PEM text
+    };
+  return { type: UserTokenType.Anonymous };
+}
+
 export class OpcuaConnector implements Connector {
   readonly name: string;
   readonly protocol = "opcua" as const;
@@ -176,22 +214,7 @@ export class OpcuaConnector implements Connector {
   async #connect(): Promise<void> {
     await this.pki.reload(); // a certificate trusted since the last attempt counts now
     const cfg = this.#cfg;
-    const client = OPCUAClient.create({
-      applicationName: `linepilot ${this.#deps.line.line.name}`,
-      applicationUri: applicationUriOf(this.#deps.line),
-      clientName: `linepilot:${this.#deps.line.line.name}:${cfg.id}`,
-      securityMode: MessageSecurityMode[cfg.securityMode],
-      securityPolicy: SecurityPolicy[cfg.securityPolicy],
-      endpointMustExist: false,
-      clientCertificateManager: this.pki.manager,
-      certificateFile: this.pki.ownCertificateFile,
-      privateKeyFile: this.pki.ownPrivateKeyFile,
-      connectionStrategy: { maxRetry: 0, initialDelay: cfg.backoff.initialMs, maxDelay: cfg.backoff.maxMs },
-      requestedSessionTimeout: cfg.sessionTimeoutMs,
-      defaultTransactionTimeout: cfg.requestTimeoutMs,
-      keepSessionAlive: true,
-      transportTimeout: cfg.requestTimeoutMs,
-    });
+    const client = createClient(cfg, this.#deps.line, this.pki);
     let lose: (reason: string) => void = () => undefined;
     const lost = new Promise<string>((resolve) => {
       lose = resolve;
@@ -206,7 +229,7 @@ export class OpcuaConnector implements Connector {
     }
     let live: Live | undefined;
     try {
-      const session = await client.createSession(this.#identity());
+      const session = await client.createSession(identityOf(cfg));
       this.sessionsCreated++;
       session.on("session_closed", () => lose("session closed by the server"));
       session.on("keepalive_failure", () => lose("session keep-alive failed"));
@@ -284,23 +307,6 @@ export class OpcuaConnector implements Connector {
       }
     });
     return items;
-  }
-
-  #identity(): UserIdentityInfo {
-    const auth = this.#cfg.auth;
-    if (auth.type === "username")
-      return {
-        type: UserTokenType.UserName,
-        userName: auth.username,
-        password: resolveSecret(auth.password),
-      };
-    if (auth.type === "certificate")
-      return {
-        type: UserTokenType.Certificate,
-        certificateData: readCertificate(auth.certificateFile),
-        privateKey: resolveSecret(auth.privateKey), // PEM text
-      };
-    return { type: UserTokenType.Anonymous };
   }
 
   /** A refused connect in words a technician can act on. */
