@@ -12,6 +12,7 @@ import type { z } from "zod";
 import { errorMessage, LinepilotError } from "../common/errors.js";
 import { CONFIG_VERSION, type LineConfig, lineConfigSchema, SECRET_REFERENCE } from "./schema.js";
 import { checkSecret } from "./secrets.js";
+import { readTagFile, type TagRowOrigin } from "./tagFiles.js";
 
 export interface ConfigProblem {
   file: string;
@@ -80,6 +81,90 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): LineCon
     (bytes.length >= 4 && (bytes[1] === 0 || bytes[0] === 0) && bytes.subarray(0, 64).includes(0));
   if (utf16) throw refuse("the file is UTF-16 (or has NUL bytes), not UTF-8: save it as UTF-8");
   return parseConfig(bytes.toString("utf8"), file, options);
+}
+
+/**
+ * The tags of every machine that names a template: the template's tags with the machine's prefix,
+ * connection, node base and register base. Problems (an unknown template, no connection, a {base}
+ * with no nodeBase) are returned with their path in the YAML.
+ */
+export function expandTemplates(cfg: LineConfig): {
+  tags: Record<string, unknown>[];
+  origins: { template: string; index: number; machine: number }[];
+  problems: { path: (string | number)[]; message: string }[];
+} {
+  const out = {
+    tags: [] as Record<string, unknown>[],
+    origins: [] as { template: string; index: number; machine: number }[],
+    problems: [] as { path: (string | number)[]; message: string }[],
+  };
+  cfg.machines.forEach((m, mi) => {
+    if (m.template === undefined) return;
+    const template = cfg.templates[m.template];
+    if (template === undefined) {
+      const known = Object.keys(cfg.templates);
+      out.problems.push({
+        path: ["machines", mi, "template"],
+        message: `no template '${m.template}'${known.length > 0 ? `; the templates are ${known.join(", ")}` : " (templates: is empty)"}`,
+      });
+      return;
+    }
+    if (m.connection === undefined) {
+      out.problems.push({
+        path: ["machines", mi],
+        message: `machine ${m.id} has template '${m.template}' but no connection: (the connection its tags are read on)`,
+      });
+      return;
+    }
+    if (m.nodeBase === undefined && template.tags.some((t) => t.nodeId?.includes("{base}"))) {
+      out.problems.push({
+        path: ["machines", mi],
+        message: `machine ${m.id}'s template '${m.template}' has node ids with {base}: give the machine a nodeBase`,
+      });
+      return;
+    }
+    const prefix = m.tagPrefix ?? `${m.template}${m.id}`;
+    template.tags.forEach((t, ti) => {
+      const tag: Record<string, unknown> = {
+        ...t,
+        name: `${prefix}.${t.name}`,
+        machine: m.id,
+        connection: m.connection,
+      };
+      if (t.nodeId !== undefined) tag.nodeId = t.nodeId.replaceAll("{base}", m.nodeBase ?? "");
+      if (t.modbus !== undefined)
+        tag.modbus = {
+          ...t.modbus,
+          address: t.modbus.address + m.registerBase,
+          ...(m.unitId !== undefined ? { unitId: m.unitId } : {}),
+        };
+      out.tags.push(tag);
+      out.origins.push({ template: m.template!, index: ti, machine: m.id });
+    });
+  });
+  return out;
+}
+
+/** Appends the rows of `tagFiles:` to `tags:`; returns where each appended tag came from. */
+function joinTagFiles(
+  raw: Record<string, unknown>,
+  base: string,
+  problems: ConfigProblem[],
+): { yamlTags: number; origins: TagRowOrigin[] } {
+  const files = raw.tagFiles;
+  const yaml = Array.isArray(raw.tags) ? raw.tags : [];
+  if (!Array.isArray(files) || !files.every((f) => typeof f === "string"))
+    return { yamlTags: yaml.length, origins: [] };
+  const origins: TagRowOrigin[] = [];
+  const extra: Record<string, unknown>[] = [];
+  for (const f of files) {
+    const contents = readTagFile(resolve(base, f));
+    extra.push(...contents.tags);
+    origins.push(...contents.origins);
+    problems.push(...contents.problems);
+  }
+  raw.tags = [...yaml, ...extra];
+  return { yamlTags: yaml.length, origins };
 }
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): LineConfig {
@@ -151,11 +236,67 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     ]);
   }
   const migrated = migrate(raw as Record<string, unknown>, file);
-  const result = lineConfigSchema.safeParse(migrated, { reportInput: true });
   const problems: ConfigProblem[] = [];
+  // Tags kept in CSV files beside the YAML join the YAML's own, and are checked the same way.
+  const { yamlTags, origins } = joinTagFiles(migrated, dirname(resolve(file)), problems);
+  let result = lineConfigSchema.safeParse(migrated, { reportInput: true });
+  // Machines of a template get its tags, and the whole is checked again with them.
+  let templated:
+    | { start: number; origins: { template: string; index: number; machine: number }[] }
+    | undefined;
+  if (result.success) {
+    const expanded = expandTemplates(result.data as LineConfig);
+    for (const p of expanded.problems)
+      problems.push({
+        file,
+        ...locate(doc.contents, p.path, at),
+        path: formatPath(p.path),
+        message: p.message,
+      });
+    if (expanded.tags.length > 0) {
+      const tags = migrated.tags as unknown[];
+      templated = { start: tags.length, origins: expanded.origins };
+      migrated.tags = [...tags, ...expanded.tags];
+      result = lineConfigSchema.safeParse(migrated, { reportInput: true });
+    }
+  }
   if (!result.success) {
-    for (const issue of result.error.issues)
+    for (const issue of result.error.issues) {
+      const i = issue.path[1];
+      const fromTemplate =
+        templated !== undefined && issue.path[0] === "tags" && typeof i === "number" && i >= templated.start
+          ? templated.origins[i - templated.start]
+          : undefined;
+      if (fromTemplate !== undefined) {
+        const at2 = [
+          "templates",
+          fromTemplate.template,
+          "tags",
+          fromTemplate.index,
+          ...issue.path.slice(2),
+        ].filter((x): x is string | number => typeof x !== "symbol");
+        problems.push({
+          file,
+          ...locate(doc.contents, at2, at),
+          path: formatPath(at2),
+          message: `${issue.message} (as machine ${fromTemplate.machine}'s tag)`,
+        });
+        continue;
+      }
+      const origin = issue.path[0] === "tags" && typeof i === "number" ? origins[i - yamlTags] : undefined;
+      if (origin !== undefined) {
+        const key = issue.path[2] === "modbus" ? issue.path[3] : issue.path[2];
+        problems.push({
+          file: origin.file,
+          line: origin.line,
+          column: (typeof key === "string" ? origin.columns.get(key) : undefined) ?? 1,
+          path: typeof key === "string" ? key : "",
+          message: issue.message,
+        });
+        continue;
+      }
       problems.push(...issueToProblems(issue, migrated, doc.contents, file, at));
+    }
   } else if (options.checkSecrets !== false) {
     for (const { path, ref } of findSecretReferences(result.data)) {
       const problem = checkSecret(ref, options.env ?? process.env);

@@ -78,6 +78,25 @@ const machine = z.strictObject({
     .describe(
       "The machine's id in the maintenance system (SAP equipment, Maximo asset number), for work orders",
     ),
+  template: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The machine kind (templates:) whose tags this machine has"),
+  tagPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/)
+    .optional()
+    .describe("Its template tags are named <tagPrefix>.<name>; default <template><id>, e.g. press7"),
+  connection: z.string().min(1).optional().describe("The connection its template tags are read on"),
+  nodeBase: z.string().min(1).optional().describe("Replaces {base} in its template tags' nodeId (OPC UA)"),
+  registerBase: z
+    .int()
+    .min(0)
+    .max(65_535)
+    .default(0)
+    .describe("Added to its template tags' Modbus addresses"),
+  unitId: z.int().min(0).max(255).optional().describe("The Modbus unit of its template tags"),
 });
 
 // ---- Field connections (OPC UA and Modbus) ----
@@ -338,6 +357,18 @@ const tag = z.strictObject({
     .describe(
       "Feed this numeric tag to the machine's models even without a role (its features are named after the tag); default: every tag with a signal role",
     ),
+});
+
+/**
+ * A machine kind described once: its tags with names relative to the machine, node ids with a
+ * {base} the machine fills in, and Modbus addresses relative to the machine's registerBase.
+ */
+const machineTemplate = z.strictObject({
+  description: z.string().max(200).optional(),
+  tags: z
+    .array(tag.omit({ machine: true, connection: true }))
+    .min(1)
+    .describe("The kind's tags; name is relative (speed becomes press7.speed)"),
 });
 
 // ---- Store, API, logging, daemon ----
@@ -958,6 +989,14 @@ export const lineConfigSchema = z
       .default([])
       .describe("PLCs and sensor gateways: OPC UA servers, Modbus TCP/RTU"),
     tags: z.array(tag).default([]).describe("Every value read from the line"),
+    tagFiles: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("CSV files of tags (one row per tag, relative to this file), added to tags:"),
+    templates: z
+      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$/), machineTemplate)
+      .default({})
+      .describe("Machine kinds described once, instantiated by machines[].template"),
     store,
     sync: sync.optional(),
     maintenance: maintenance.optional(),

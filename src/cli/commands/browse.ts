@@ -10,7 +10,8 @@ import { parseInteger, table } from "../output.js";
 export const help = `Walks an OPC UA server's address space with the connection's own security, login and PKI,
 and lists every variable: node id, browse path, data type, access, and the engineering unit and
 range where the server has them. --out writes the numeric scalar variables as tags for review:
-a .yaml file (machines: and tags: to paste into the line's YAML) or a .csv. Names come from the
+a .yaml file (machines: and tags: to paste into the line's YAML) or a .csv that tagFiles: can
+reference as it is (its #type, #access, #euLow, #euHigh, #path columns are notes). Names come from the
 browse paths ("Line1/Press7/MotorTemp" -> line1.press7.motortemp); --machine-pattern takes the
 machine id from the path (its first group: 'Press(\\d+)'); variables it does not match are left out.
 Arrays are listed as waveform candidates; writing (writable:) is never switched on for you.
@@ -125,11 +126,11 @@ export function register(program: Command): void {
               return {
                 ...t,
                 unit: t.unit ?? "",
-                dataType: v.dataType,
-                access: v.writable ? "rw" : "r",
-                euLow: v.range?.low ?? "",
-                euHigh: v.range?.high ?? "",
-                path: v.path,
+                "#type": v.dataType,
+                "#access": v.writable ? "rw" : "r",
+                "#euLow": v.range?.low ?? "",
+                "#euHigh": v.range?.high ?? "",
+                "#path": v.path,
               };
             }),
           )}\n`,

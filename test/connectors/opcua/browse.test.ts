@@ -178,12 +178,16 @@ store: { path: ${JSON.stringify(join(dir, "line.db"))} }
   ]);
   assert.equal(again.code, 0, again.stderr);
   const rows = readFileSync(csv, "utf8").trim().split(/\r?\n/);
-  assert.equal(rows[0], "name,machine,connection,nodeId,unit,dataType,access,euLow,euHigh,path");
+  assert.equal(rows[0], "name,machine,connection,nodeId,unit,#type,#access,#euLow,#euHigh,#path");
   assert.equal(rows.length, 1 + 25 * (SIGNALS + 1));
   assert.ok(
     rows.includes("press26.signal1,7,plc,ns=1;s=Press26.Signal1,mm/s,Double,r,0,101,Press26/Signal1"),
     rows[2],
   );
+
+  // The CSV is a tag file as it stands: tagFiles: reads it, notes and all.
+  const withFile = `${header}machines: [{ id: 7, name: Press 7 }]\ntagFiles: [tags.csv]\n`;
+  assert.equal(parseConfig(withFile, config).tags.length, 25 * (SIGNALS + 1));
 
   // A connection that is not there, or not OPC UA, is named.
   const wrong = await runCliToEnd(["browse", "--config", config, "--connection", "nope"]);
