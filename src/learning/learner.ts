@@ -28,6 +28,7 @@ import {
   newLabelsSince,
   type RunState,
   runningLearningRuns,
+  type StoredLearningRun,
   setLearningRunCandidate,
   startLearningRun,
 } from "../store/learningRuns.js";
@@ -37,17 +38,8 @@ import { type TrainingHandle, trainInWorker } from "./learningWorker.js";
 
 export type { RunState };
 
-export interface LearningRun {
-  id: number;
-  modelName: string;
-  trigger: string;
-  startedAt: number;
-  finishedAt: number | null;
-  state: RunState;
-  dataTo: number | null;
-  candidateId: number | null;
-  activeId: number | null;
-  reason: string;
+/** A stored run, with its figures typed as the learner writes them. */
+export interface LearningRun extends Omit<StoredLearningRun, "metrics"> {
   metrics: { candidate?: Evaluation; active?: Evaluation; newLabels?: number; [key: string]: unknown };
 }
 
